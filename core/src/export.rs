@@ -242,14 +242,19 @@ impl<R: io::Read> SimCsvReader<R> {
             ));
         }
         let matches = this.record.len() == HEADER.len()
-            && this.record.iter().zip(HEADER).enumerate().all(|(i, (cell, name))| {
-                let cell = if i == 0 {
-                    cell.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(cell)
-                } else {
-                    cell
-                };
-                cell.trim_ascii().eq_ignore_ascii_case(name.as_bytes())
-            });
+            && this
+                .record
+                .iter()
+                .zip(HEADER)
+                .enumerate()
+                .all(|(i, (cell, name))| {
+                    let cell = if i == 0 {
+                        cell.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(cell)
+                    } else {
+                        cell
+                    };
+                    cell.trim_ascii().eq_ignore_ascii_case(name.as_bytes())
+                });
         if !matches {
             return Err(Error::validation(
                 "header",
@@ -318,8 +323,7 @@ impl<R: io::Read> SimCsvReader<R> {
         };
         let text = |cell: &[u8], field: &str| -> Result<String> {
             std::str::from_utf8(cell).map(str::to_owned).map_err(|_| {
-                Error::validation(field, ReasonCode::CsvEncoding, "is not valid UTF-8")
-                    .within(row)
+                Error::validation(field, ReasonCode::CsvEncoding, "is not valid UTF-8").within(row)
             })
         };
         let iccid = Iccid::parse(&text(iccid, "iccid")?).map_err(|e| e.within(row))?;
@@ -478,7 +482,10 @@ mod tests {
             vec![
                 ("row 3.iccid".to_owned(), ReasonCode::IccidCheckDigit),
                 ("row 4.imsi".to_owned(), ReasonCode::ImsiLength),
-                ("row 5.msisdn".to_owned(), ReasonCode::PhoneNumberCountryCode),
+                (
+                    "row 5.msisdn".to_owned(),
+                    ReasonCode::PhoneNumberCountryCode
+                ),
                 ("row 6".to_owned(), ReasonCode::CsvFieldCount),
                 ("row 7.label".to_owned(), ReasonCode::CsvEncoding),
             ]
@@ -487,7 +494,12 @@ mod tests {
 
     #[test]
     fn ord_3_parser_checks_header_and_tolerates_bom() {
-        for bad in ["", "ICCID,Label,IMSI\r\n", "ICCID,IMSI,Label,MSISDN\r\n", "x\r\n"] {
+        for bad in [
+            "",
+            "ICCID,Label,IMSI\r\n",
+            "ICCID,IMSI,Label,MSISDN\r\n",
+            "x\r\n",
+        ] {
             let err = SimCsvReader::new(bad.as_bytes()).err().unwrap();
             assert_eq!(err.reason(), ReasonCode::CsvHeader, "{bad:?}");
             assert_eq!(err.field(), Some("header"));

@@ -16,7 +16,9 @@ use crate::numbers::{Iccid, Msisdn};
 pub const DEFAULT_SWAP_TIMEOUT: Duration = Duration::HOUR;
 
 /// The language of a plan's voicemail (PLAN-3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum VoicemailLanguage {
     /// Hebrew (`he`).
@@ -460,7 +462,11 @@ impl SwapState {
 
 /// Whether a swap requested at `requested_at` has run out of time at `now` (PLAN-2): at least
 /// `timeout` (usually [`DEFAULT_SWAP_TIMEOUT`]) has passed.
-pub fn swap_timed_out(requested_at: OffsetDateTime, now: OffsetDateTime, timeout: Duration) -> bool {
+pub fn swap_timed_out(
+    requested_at: OffsetDateTime,
+    now: OffsetDateTime,
+    timeout: Duration,
+) -> bool {
     now - requested_at >= timeout
 }
 
@@ -653,7 +659,11 @@ impl ApnName {
         let name = raw.trim();
         let invalid = |message: &str| Error::validation("name", ReasonCode::InvalidFormat, message);
         if name.is_empty() {
-            return Err(Error::validation("name", ReasonCode::Required, "is required"));
+            return Err(Error::validation(
+                "name",
+                ReasonCode::Required,
+                "is required",
+            ));
         }
         if name.len() > 100 {
             return Err(Error::validation(
@@ -664,10 +674,17 @@ impl ApnName {
         }
         for label in name.split('.') {
             if label.is_empty() || label.len() > 63 {
-                return Err(invalid("each dot-separated part must have 1 to 63 characters"));
+                return Err(invalid(
+                    "each dot-separated part must have 1 to 63 characters",
+                ));
             }
-            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                return Err(invalid("may contain only letters, digits, hyphens and dots"));
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return Err(invalid(
+                    "may contain only letters, digits, hyphens and dots",
+                ));
             }
             if label.starts_with('-') || label.ends_with('-') {
                 return Err(invalid("a part must not start or end with a hyphen"));
@@ -677,7 +694,10 @@ impl ApnName {
         if lower.ends_with(".gprs") {
             return Err(invalid("must not end in .gprs"));
         }
-        if ["rac", "lac", "sgsn", "rnc"].iter().any(|p| lower.starts_with(p)) {
+        if ["rac", "lac", "sgsn", "rnc"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+        {
             return Err(invalid("must not start with rac, lac, sgsn or rnc"));
         }
         Ok(ApnName(name.to_owned()))
@@ -715,7 +735,9 @@ impl From<ApnName> for String {
 }
 
 /// How the device authenticates at the APN (PLAN-4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ApnAuth {
     /// No authentication (the usual case).
@@ -730,7 +752,9 @@ pub enum ApnAuth {
 }
 
 /// The IP protocol of the APN (PLAN-4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ApnProtocol {
     /// IPv4 only.
@@ -958,7 +982,7 @@ mod tests {
     use time::macros::{date, datetime};
 
     const NOW: OffsetDateTime = datetime!(2025-03-05 10:00 UTC);
-    const TODAY: Date = date!(2025-03-05);
+    const TODAY: Date = date!(2025 - 03 - 05);
 
     fn own() -> Msisdn {
         Msisdn::parse("+972501234567").unwrap()
@@ -997,11 +1021,13 @@ mod tests {
             )
         };
         assert_eq!(
-            p(vec![], TODAY, date!(2025-04-01)).unwrap_err().reason(),
+            p(vec![], TODAY, date!(2025 - 04 - 01))
+                .unwrap_err()
+                .reason(),
             ReasonCode::PlanWithoutNumbers
         );
         assert_eq!(
-            p(vec![own(), own()], TODAY, date!(2025-04-01))
+            p(vec![own(), own()], TODAY, date!(2025 - 04 - 01))
                 .unwrap_err()
                 .field(),
             Some("numbers")
@@ -1010,7 +1036,7 @@ mod tests {
             p(vec![own()], TODAY, TODAY).unwrap_err().reason(),
             ReasonCode::PlanEndBeforeStart
         );
-        let mut parts = plan(TODAY, date!(2025-04-01)).into_parts();
+        let mut parts = plan(TODAY, date!(2025 - 04 - 01)).into_parts();
         parts.call_forwarding = Some(own());
         assert_eq!(
             Plan::from_parts(parts).unwrap_err().reason(),
@@ -1020,77 +1046,96 @@ mod tests {
 
     #[test]
     fn plan_1_state_follows_dates() {
-        let p = plan(date!(2025-03-10), date!(2025-03-20));
-        assert_eq!(p.state(date!(2025-03-09)), PlanState::Scheduled);
-        assert_eq!(p.state(date!(2025-03-10)), PlanState::Active);
-        assert_eq!(p.state(date!(2025-03-20)), PlanState::Active);
-        assert_eq!(p.state(date!(2025-03-21)), PlanState::Ended);
+        let p = plan(date!(2025 - 03 - 10), date!(2025 - 03 - 20));
+        assert_eq!(p.state(date!(2025 - 03 - 09)), PlanState::Scheduled);
+        assert_eq!(p.state(date!(2025 - 03 - 10)), PlanState::Active);
+        assert_eq!(p.state(date!(2025 - 03 - 20)), PlanState::Active);
+        assert_eq!(p.state(date!(2025 - 03 - 21)), PlanState::Ended);
     }
 
     #[test]
     fn plan_1_end_must_be_after_start() {
-        let p = plan(date!(2025-03-10), date!(2025-03-20));
-        for end in [date!(2025-03-10), date!(2025-03-09)] {
+        let p = plan(date!(2025 - 03 - 10), date!(2025 - 03 - 20));
+        for end in [date!(2025 - 03 - 10), date!(2025 - 03 - 09)] {
             let e = change_dates(&p, None, Some(end), TODAY).unwrap_err();
             assert_eq!(e.reason(), ReasonCode::PlanEndBeforeStart);
             assert_eq!(e.field(), Some("end"));
         }
         assert_eq!(
-            reason(change_dates(&p, Some(date!(2025-03-25)), None, TODAY)),
+            reason(change_dates(&p, Some(date!(2025 - 03 - 25)), None, TODAY)),
             ReasonCode::PlanEndBeforeStart
         );
         assert_eq!(
-            change_dates(&p, Some(date!(2025-03-25)), Some(date!(2025-03-26)), TODAY).unwrap(),
-            (date!(2025-03-25), date!(2025-03-26))
+            change_dates(
+                &p,
+                Some(date!(2025 - 03 - 25)),
+                Some(date!(2025 - 03 - 26)),
+                TODAY
+            )
+            .unwrap(),
+            (date!(2025 - 03 - 25), date!(2025 - 03 - 26))
         );
     }
 
     #[test]
     fn plan_1_started_plan_cannot_move_its_start() {
-        for start in [TODAY, date!(2025-03-01)] {
-            let p = plan(start, date!(2025-03-20));
-            let e = change_dates(&p, Some(date!(2025-03-06)), None, TODAY).unwrap_err();
+        for start in [TODAY, date!(2025 - 03 - 01)] {
+            let p = plan(start, date!(2025 - 03 - 20));
+            let e = change_dates(&p, Some(date!(2025 - 03 - 06)), None, TODAY).unwrap_err();
             assert!(matches!(e, Error::ImmutableField { .. }));
             assert_eq!(e.reason(), ReasonCode::PlanStarted);
             // Sending the unchanged start back with a new end is fine.
             assert_eq!(
-                change_dates(&p, Some(start), Some(date!(2025-03-30)), TODAY).unwrap(),
-                (start, date!(2025-03-30))
+                change_dates(&p, Some(start), Some(date!(2025 - 03 - 30)), TODAY).unwrap(),
+                (start, date!(2025 - 03 - 30))
             );
         }
     }
 
     #[test]
     fn plan_1_no_date_before_today() {
-        let p = plan(date!(2025-03-10), date!(2025-03-20));
-        let e = change_dates(&p, Some(date!(2025-03-04)), None, TODAY).unwrap_err();
-        assert_eq!((e.reason(), e.field()), (ReasonCode::DateInPast, Some("start")));
+        let p = plan(date!(2025 - 03 - 10), date!(2025 - 03 - 20));
+        let e = change_dates(&p, Some(date!(2025 - 03 - 04)), None, TODAY).unwrap_err();
+        assert_eq!(
+            (e.reason(), e.field()),
+            (ReasonCode::DateInPast, Some("start"))
+        );
         // Moving a future start to today is allowed.
         assert!(change_dates(&p, Some(TODAY), None, TODAY).is_ok());
 
-        let running = plan(date!(2025-03-01), date!(2025-03-20));
-        let e = change_dates(&running, None, Some(date!(2025-03-04)), TODAY).unwrap_err();
-        assert_eq!((e.reason(), e.field()), (ReasonCode::DateInPast, Some("end")));
+        let running = plan(date!(2025 - 03 - 01), date!(2025 - 03 - 20));
+        let e = change_dates(&running, None, Some(date!(2025 - 03 - 04)), TODAY).unwrap_err();
+        assert_eq!(
+            (e.reason(), e.field()),
+            (ReasonCode::DateInPast, Some("end"))
+        );
         // Ending today is allowed.
         assert_eq!(
             change_dates(&running, None, Some(TODAY), TODAY).unwrap(),
-            (date!(2025-03-01), TODAY)
+            (date!(2025 - 03 - 01), TODAY)
         );
 
-        let ended = plan(date!(2025-02-01), date!(2025-03-01));
+        let ended = plan(date!(2025 - 02 - 01), date!(2025 - 03 - 01));
         assert_eq!(
-            change_dates(&ended, None, Some(date!(2025-03-30)), TODAY).unwrap_err(),
+            change_dates(&ended, None, Some(date!(2025 - 03 - 30)), TODAY).unwrap_err(),
             Error::conflict(ReasonCode::PlanEnded)
         );
     }
 
     #[test]
     fn plan_1_method_applies_only_on_success() {
-        let mut p = plan(date!(2025-03-10), date!(2025-03-20));
-        assert!(p.change_dates(Some(date!(2025-03-01)), None, TODAY).is_err());
-        assert_eq!((p.start(), p.end()), (date!(2025-03-10), date!(2025-03-20)));
-        p.change_dates(None, Some(date!(2025-04-20)), TODAY).unwrap();
-        assert_eq!(p.end(), date!(2025-04-20));
+        let mut p = plan(date!(2025 - 03 - 10), date!(2025 - 03 - 20));
+        assert!(
+            p.change_dates(Some(date!(2025 - 03 - 01)), None, TODAY)
+                .is_err()
+        );
+        assert_eq!(
+            (p.start(), p.end()),
+            (date!(2025 - 03 - 10), date!(2025 - 03 - 20))
+        );
+        p.change_dates(None, Some(date!(2025 - 04 - 20)), TODAY)
+            .unwrap();
+        assert_eq!(p.end(), date!(2025 - 04 - 20));
     }
 
     proptest! {
@@ -1116,7 +1161,7 @@ mod tests {
 
     #[test]
     fn plan_2_swap_completes_and_moves_plan_to_new_sim() {
-        let mut p = plan(date!(2025-03-01), date!(2025-03-20));
+        let mut p = plan(date!(2025 - 03 - 01), date!(2025 - 03 - 20));
         let id = ProvisioningId::new(NOW, [9; 10]);
         let new = sim(2);
         let mut swap =
@@ -1139,7 +1184,7 @@ mod tests {
 
     #[test]
     fn plan_2_failed_or_timed_out_swap_keeps_old_sim() {
-        let mut p = plan(date!(2025-03-01), date!(2025-03-20));
+        let mut p = plan(date!(2025 - 03 - 01), date!(2025 - 03 - 20));
         let mut swap = SwapRequest::request(
             &mut p,
             ProvisioningId::new(NOW, [9; 10]),
@@ -1178,22 +1223,29 @@ mod tests {
 
     #[test]
     fn plan_2_request_is_validated() {
-        let mut p = plan(date!(2025-03-01), date!(2025-03-20));
+        let mut p = plan(date!(2025 - 03 - 01), date!(2025 - 03 - 20));
         let id = ProvisioningId::new(NOW, [9; 10]);
-        let e = SwapRequest::request(&mut p, id, "8997200000000000005", false, NOW, TODAY)
-            .unwrap_err();
+        let e =
+            SwapRequest::request(&mut p, id, "8997200000000000005", false, NOW, TODAY).unwrap_err();
         assert_eq!(e.field(), Some("new_sim"));
         assert_eq!(e.reason(), ReasonCode::IccidCheckDigit);
         let e = SwapRequest::request(&mut p, id, sim(1).as_str(), false, NOW, TODAY).unwrap_err();
-        assert_eq!((e.reason(), e.field()), (ReasonCode::SimSwapSameSim, Some("new_sim")));
+        assert_eq!(
+            (e.reason(), e.field()),
+            (ReasonCode::SimSwapSameSim, Some("new_sim"))
+        );
         let e = SwapRequest::request(&mut p, id, sim(2).as_str(), true, NOW, TODAY).unwrap_err();
         assert_eq!(e, Error::conflict(ReasonCode::SimInUse));
-        assert_eq!(p.pending_swap(), None, "a refused request leaves the plan alone");
+        assert_eq!(
+            p.pending_swap(),
+            None,
+            "a refused request leaves the plan alone"
+        );
         SwapRequest::request(&mut p, id, sim(2).as_str(), false, NOW, TODAY).unwrap();
         let e = SwapRequest::request(&mut p, id, sim(3).as_str(), false, NOW, TODAY).unwrap_err();
         assert_eq!(e, Error::conflict(ReasonCode::ProvisioningInProgress));
 
-        let mut ended = plan(date!(2025-02-01), date!(2025-03-01));
+        let mut ended = plan(date!(2025 - 02 - 01), date!(2025 - 03 - 01));
         let e =
             SwapRequest::request(&mut ended, id, sim(2).as_str(), false, NOW, TODAY).unwrap_err();
         assert_eq!(e, Error::conflict(ReasonCode::PlanEnded));
@@ -1201,14 +1253,14 @@ mod tests {
 
     #[test]
     fn plan_2_swap_only_completes_its_own_plan() {
-        let mut p = plan(date!(2025-03-01), date!(2025-03-20));
+        let mut p = plan(date!(2025 - 03 - 01), date!(2025 - 03 - 20));
         let mut other = Plan::new(
             PlanId::new(NOW, [7; 10]),
             OrderId::new(NOW, [2; 10]),
             vec![own()],
             sim(5),
             TODAY,
-            date!(2025-04-01),
+            date!(2025 - 04 - 01),
         )
         .unwrap();
         let mut swap = SwapRequest::request(
@@ -1248,7 +1300,7 @@ mod tests {
             assert_eq!(from.is_final(), !allowed.iter().any(|(f, _)| *f == from));
         }
         // Completing straight from Requested (network not asked yet) is refused.
-        let mut p = plan(date!(2025-03-01), date!(2025-03-20));
+        let mut p = plan(date!(2025 - 03 - 01), date!(2025 - 03 - 20));
         let mut swap = SwapRequest::request(
             &mut p,
             ProvisioningId::new(NOW, [9; 10]),
@@ -1268,14 +1320,18 @@ mod tests {
     #[test]
     fn plan_2_timeout_boundary() {
         let t = NOW;
-        assert!(!swap_timed_out(t, t + Duration::minutes(59), DEFAULT_SWAP_TIMEOUT));
+        assert!(!swap_timed_out(
+            t,
+            t + Duration::minutes(59),
+            DEFAULT_SWAP_TIMEOUT
+        ));
         assert!(swap_timed_out(t, t + Duration::HOUR, DEFAULT_SWAP_TIMEOUT));
         assert!(!swap_timed_out(t, t - Duration::HOUR, DEFAULT_SWAP_TIMEOUT));
     }
 
     #[test]
     fn plan_3_voicemail_on_off_and_language() {
-        let mut p = plan(date!(2025-03-01), date!(2025-03-20));
+        let mut p = plan(date!(2025 - 03 - 01), date!(2025 - 03 - 20));
         assert!(!p.voicemail().enabled);
         assert!(p.set_voicemail(true, VoicemailLanguage::parse(" HE ").unwrap()));
         assert_eq!(
@@ -1305,18 +1361,34 @@ mod tests {
 
     #[test]
     fn plan_4_apn_name_follows_ts_23_003() {
-        for ok in ["internet", "web.example-mobile.com", "A1.b2", &"a".repeat(63)] {
+        for ok in [
+            "internet",
+            "web.example-mobile.com",
+            "A1.b2",
+            &"a".repeat(63),
+        ] {
             assert_eq!(apn(ok).unwrap().name().as_str(), ok);
         }
-        let long = vec!["abcdefghi"; 10].join("."); // 99 characters
+        let long = ["abcdefghi"; 10].join("."); // 99 characters
         assert!(apn(&long).is_ok());
         assert_eq!(
             apn(&format!("{long}xx")).unwrap_err().reason(),
             ReasonCode::TooLong
         );
         for bad in [
-            "a..b", ".a", "a.", "-a", "a-", "a_b", "ש", "a b", &"a".repeat(64), "x.gprs",
-            "sgsn1", "RAC.x", "",
+            "a..b",
+            ".a",
+            "a.",
+            "-a",
+            "a-",
+            "a_b",
+            "ש",
+            "a b",
+            &"a".repeat(64),
+            "x.gprs",
+            "sgsn1",
+            "RAC.x",
+            "",
         ] {
             let e = apn(bad).unwrap_err();
             assert_eq!(e.field(), Some("apn.name"), "{bad:?}");
@@ -1375,7 +1447,11 @@ mod tests {
         assert!(over.is_exhausted());
         let unlimited = UsageCounter::new(5, None);
         assert_eq!(
-            (unlimited.remaining(), unlimited.percent_used(), unlimited.is_exhausted()),
+            (
+                unlimited.remaining(),
+                unlimited.percent_used(),
+                unlimited.is_exhausted()
+            ),
             (None, None, false)
         );
         assert_eq!(UsageCounter::new(0, Some(0)).percent_used(), Some(0));
@@ -1386,10 +1462,10 @@ mod tests {
         assert_eq!(max.used, u64::MAX);
         assert_eq!(max.remaining(), Some(0));
 
-        let usage = PlanUsage::new(TODAY, date!(2025-04-04), c, over, unlimited).unwrap();
-        assert_eq!(usage.period_end(), date!(2025-04-04));
+        let usage = PlanUsage::new(TODAY, date!(2025 - 04 - 04), c, over, unlimited).unwrap();
+        assert_eq!(usage.period_end(), date!(2025 - 04 - 04));
         assert_eq!(
-            PlanUsage::new(TODAY, date!(2025-03-04), c, c, c)
+            PlanUsage::new(TODAY, date!(2025 - 03 - 04), c, c, c)
                 .unwrap_err()
                 .reason(),
             ReasonCode::OutOfRange
@@ -1414,7 +1490,7 @@ mod tests {
 
     #[test]
     fn plan_6_call_forwarding_set_and_reset() {
-        let mut p = plan(date!(2025-03-01), date!(2025-03-20));
+        let mut p = plan(date!(2025 - 03 - 01), date!(2025 - 03 - 20));
         assert!(p.set_call_forwarding("+44 20 7946 0958").unwrap());
         assert_eq!(p.call_forwarding().unwrap().e164(), "+442079460958");
         assert!(!p.set_call_forwarding("0044 20 7946 0958").unwrap());
@@ -1433,7 +1509,7 @@ mod tests {
 
     #[test]
     fn plan_6_deserialising_checks_invariants() {
-        let p = plan(date!(2025-03-01), date!(2025-03-20));
+        let p = plan(date!(2025 - 03 - 01), date!(2025 - 03 - 20));
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(serde_json::from_value::<Plan>(json.clone()).unwrap(), p);
         let mut bad = json;

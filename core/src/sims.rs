@@ -28,7 +28,9 @@ pub const SIM_LABEL_MAX_CHARS: usize = 64;
 /// assert!(SimLabel::parse(&"x".repeat(65)).is_err());
 /// assert!(SimLabel::parse("line\nbreak").is_err());
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct SimLabel(String);
 
