@@ -101,6 +101,34 @@ reason_codes! {
     // -- orders, payments (ORD-*, PAY-*, TOP-1); helper section --
 
     // -- SIMs, plans, export (SIM-*, PLAN-*, ORD-3); helper section --
+    /// A SIM CSV does not start with the header `ICCID,Label,IMSI,MSISDN` (ORD-3).
+    CsvHeader = "csv_header",
+    /// A SIM CSV row does not have exactly four fields (ORD-3).
+    CsvFieldCount = "csv_field_count",
+    /// A SIM CSV field is not valid UTF-8 (ORD-3).
+    CsvEncoding = "csv_encoding",
+    /// The source of a SIM CSV could not be read (an I/O failure, not bad data; ORD-3).
+    CsvIo = "csv_io",
+    /// A plan's end date is not after its start date (PLAN-1).
+    PlanEndBeforeStart = "plan_end_before_start",
+    /// A plan's start date has been reached, so it cannot move (PLAN-1).
+    PlanStarted = "plan_started",
+    /// A plan's end date has passed, so the plan cannot change (PLAN-1, PLAN-2).
+    PlanEnded = "plan_ended",
+    /// A date lies before today in the configured time zone (PLAN-1).
+    DateInPast = "date_in_past",
+    /// The new SIM of a swap is the plan's current SIM (PLAN-2).
+    SimSwapSameSim = "sim_swap_same_sim",
+    /// The new SIM of a swap is already used by another plan or SIM record (PLAN-2).
+    SimInUse = "sim_in_use",
+    /// A SIM swap is already being provisioned for this plan (PLAN-2).
+    ProvisioningInProgress = "provisioning_in_progress",
+    /// A SIM swap cannot go from its current state to the requested one (PLAN-2).
+    SimSwapTransition = "sim_swap_transition",
+    /// Calls cannot be forwarded to one of the plan's own numbers (PLAN-6).
+    CallForwardingToOwnNumber = "call_forwarding_to_own_number",
+    /// A plan needs at least one phone number (PLAN-1).
+    PlanWithoutNumbers = "plan_without_numbers",
 
     // -- usage, quotas, tickets (TOP-2, TOP-3, TKT-*); helper section --
 }
