@@ -131,6 +131,26 @@ reason_codes! {
     PlanWithoutNumbers = "plan_without_numbers",
 
     // -- usage, quotas, tickets (TOP-2, TOP-3, TKT-*); helper section --
+    /// A quota generation counter or volume would overflow (TOP-2).
+    QuotaOverflow = "quota_overflow",
+    /// The ticket event is not possible from the ticket's current status (TKT-1).
+    IllegalTicketTransition = "illegal_ticket_transition",
+    /// A resolved ticket can be reopened by a reply only within 14 days of its resolution (TKT-1).
+    TicketReopenWindowPassed = "ticket_reopen_window_passed",
+    /// A resolved ticket is closed automatically only 14 days after its resolution (TKT-1).
+    TicketAutoCloseNotDue = "ticket_auto_close_not_due",
+    /// Only provider staff may do this to a ticket (TKT-1).
+    TicketStaffOnly = "ticket_staff_only",
+    /// Only a customer may do this to a ticket (TKT-1).
+    TicketCustomerOnly = "ticket_customer_only",
+    /// Only the customer who opened the ticket, an Owner or an Admin may close it (TKT-1).
+    TicketOpenerOwnerOrAdminOnly = "ticket_opener_owner_or_admin_only",
+    /// Only the provider's maintenance closes tickets automatically (TKT-1).
+    TicketSystemOnly = "ticket_system_only",
+    /// The user's role does not allow creating or acting on tickets (TKT-2, USR-4).
+    TicketRoleNotAllowed = "ticket_role_not_allowed",
+    /// Only provider staff write internal ticket notes (TKT-2).
+    InternalNoteStaffOnly = "internal_note_staff_only",
 }
 
 impl fmt::Display for ReasonCode {
