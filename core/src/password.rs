@@ -493,7 +493,9 @@ mod tests {
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         (0..len)
             .map(|_| {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
                 alphabet[(state >> 33) as usize % alphabet.len()]
             })
             .collect()
@@ -524,7 +526,8 @@ mod tests {
         let err = check_new_password(&Password::new(decomposed), false, &[]).unwrap_err();
         assert_eq!(err.reason(), ReasonCode::PasswordTooShort);
         // 15 Hebrew letters are 30 bytes but 15 characters: long enough; 14 are not.
-        if let Err(e) = check_new_password(&Password::new("שלוםעולםמחשבגדו"), false, &[]) {
+        if let Err(e) = check_new_password(&Password::new("שלוםעולםמחשבגדו"), false, &[])
+        {
             assert_ne!(e.reason(), ReasonCode::PasswordTooShort);
         }
         let err = check_new_password(&Password::new("שלוםעולםמחשבגד"), false, &[]).unwrap_err();
@@ -599,7 +602,10 @@ mod tests {
         let hash = hash_password(&new, &[1; 16], &PasswordParams::testing()).unwrap();
         assert!(hash.as_str().starts_with("$argon2id$v=19$m=8,t=1,p=1$"));
         assert!(verify_password(&Password::new(STRONG), &hash));
-        assert!(!verify_password(&Password::new("correct horse battery stapl"), &hash));
+        assert!(!verify_password(
+            &Password::new("correct horse battery stapl"),
+            &hash
+        ));
         // Different salts give different hashes of the same password.
         let other = hash_password(&new, &[2; 16], &PasswordParams::testing()).unwrap();
         assert_ne!(hash, other);

@@ -122,9 +122,7 @@ impl ThrottlePolicy {
     ) -> FailureCounter {
         FailureCounter {
             failures: self.live_failures(counter, now).saturating_add(1),
-            last_failure_at: counter
-                .map_or(now, |c| c.last_failure_at)
-                .max(now),
+            last_failure_at: counter.map_or(now, |c| c.last_failure_at).max(now),
         }
     }
 
@@ -183,7 +181,9 @@ pub fn combined_delay(
 
 /// What a counter counts. [`ThrottleKey::storage_key`] is the unique text a store keys the
 /// counter by (global, provider scope).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(tag = "kind", content = "key", rename_all = "snake_case")]
 pub enum ThrottleKey {
     /// Logins to one submitted e-mail ([`Email::login_key`]).
@@ -328,7 +328,12 @@ mod tests {
         let err = ThrottlePolicy::default()
             .check([Some(&email), Some(&source)], T0)
             .unwrap_err();
-        assert_eq!(err, Error::Throttled { retry_after: secs(32) });
+        assert_eq!(
+            err,
+            Error::Throttled {
+                retry_after: secs(32)
+            }
+        );
         assert_eq!(err.reason(), crate::ReasonCode::TooManyAttempts);
     }
 
@@ -336,7 +341,10 @@ mod tests {
     fn auth_3_never_locked_permanently() {
         // However many failures, waiting 15 minutes is always enough.
         let c = after(u32::MAX, T0);
-        assert_eq!(retry_after(Some(&c), T0 + time::Duration::minutes(15)), None);
+        assert_eq!(
+            retry_after(Some(&c), T0 + time::Duration::minutes(15)),
+            None
+        );
         assert_eq!(record_failure(Some(&c), T0).failures, u32::MAX);
     }
 

@@ -232,7 +232,11 @@ fn unhex32(raw: &str) -> Option<[u8; 32]> {
     }
     let mut out = [0u8; 32];
     for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        let nibble = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+        let nibble = |c: u8| {
+            char::from(c)
+                .to_digit(16)
+                .and_then(|d| u8::try_from(d).ok())
+        };
         let (hi, lo) = (pair.first().copied()?, pair.get(1).copied()?);
         *byte = (nibble(hi)? << 4) | nibble(lo)?;
     }
@@ -550,13 +554,8 @@ impl ClientId {
     /// # Errors
     /// [`Error::Validation`] on field `client_id` with `InvalidFormat`.
     pub fn parse(raw: &str) -> Result<Self> {
-        let invalid = || {
-            Error::validation(
-                "client_id",
-                ReasonCode::InvalidFormat,
-                "is not a client id",
-            )
-        };
+        let invalid =
+            || Error::validation("client_id", ReasonCode::InvalidFormat, "is not a client id");
         let hex = raw
             .trim()
             .strip_prefix(CLIENT_ID_PREFIX)
@@ -729,10 +728,7 @@ mod tests {
         assert_eq!(format!("{t:?}"), "Token(***)");
         let h = t.hash();
         assert!(!format!("{h:?}").contains(&h.to_hex()));
-        let creds = ApiClientCredentials::issue(
-            ApiClientId::new(T0, [1; 10]),
-            [4; 32],
-        );
+        let creds = ApiClientCredentials::issue(ApiClientId::new(T0, [1; 10]), [4; 32]);
         let debug = format!("{creds:?}");
         assert!(!debug.contains(creds.secret.expose()), "{debug}");
         assert!(debug.contains(&creds.client_id.to_string()));
@@ -793,9 +789,17 @@ mod tests {
 
     #[test]
     fn auth_2_expiry_edge_cases() {
-        assert!(!is_expired(T0, T0 - time::Duration::HOUR, Duration::ZERO + MINUTE));
+        assert!(!is_expired(
+            T0,
+            T0 - time::Duration::HOUR,
+            Duration::ZERO + MINUTE
+        ));
         assert!(is_expired(T0, T0, Duration::ZERO));
-        assert!(!is_expired(T0, T0 + time::Duration::days(36500), Duration::MAX));
+        assert!(!is_expired(
+            T0,
+            T0 + time::Duration::days(36500),
+            Duration::MAX
+        ));
     }
 
     #[test]
@@ -860,9 +864,12 @@ mod tests {
         assert!(text.starts_with("scc_") && text.len() == 36, "{text}");
         assert_eq!(ClientId::parse(&text).unwrap().api_client_id(), id);
         assert_eq!(
-            ClientId::parse(&format!(" {} ", text.to_uppercase().replace("SCC_", "scc_")))
-                .unwrap()
-                .api_client_id(),
+            ClientId::parse(&format!(
+                " {} ",
+                text.to_uppercase().replace("SCC_", "scc_")
+            ))
+            .unwrap()
+            .api_client_id(),
             id
         );
         for bad in ["", "scc_", "abc", &text[4..], &format!("{text}0"), "scc_zz"] {
@@ -874,9 +881,15 @@ mod tests {
         let stored = creds.secret_hash();
         let submitted = Token::parse(creds.secret.expose()).unwrap();
         assert!(verify_api_secret(&submitted, &stored));
-        assert!(!verify_api_secret(&token(5), &TokenHash::from_bytes([0; 32])));
+        assert!(!verify_api_secret(
+            &token(5),
+            &TokenHash::from_bytes([0; 32])
+        ));
         let json = serde_json::to_string(&creds.client_id).unwrap();
-        assert_eq!(serde_json::from_str::<ClientId>(&json).unwrap(), creds.client_id);
+        assert_eq!(
+            serde_json::from_str::<ClientId>(&json).unwrap(),
+            creds.client_id
+        );
     }
 
     proptest! {

@@ -58,11 +58,7 @@ impl TotpSecret {
         <[u8; SECRET_BYTES]>::try_from(bytes)
             .map(TotpSecret)
             .map_err(|_| {
-                Error::validation(
-                    "totp_secret",
-                    ReasonCode::InvalidFormat,
-                    "must be 20 bytes",
-                )
+                Error::validation("totp_secret", ReasonCode::InvalidFormat, "must be 20 bytes")
             })
     }
 
@@ -381,7 +377,10 @@ mod tests {
         // After using the next step, a code of the current one is refused too.
         let previous = secret.code_at(now - time::Duration::seconds(30)).unwrap();
         assert_eq!(
-            secret.verify(&previous, now, Some(step)).unwrap_err().reason(),
+            secret
+                .verify(&previous, now, Some(step))
+                .unwrap_err()
+                .reason(),
             ReasonCode::TotpCodeReused
         );
         // The next step's code is fine.
@@ -404,7 +403,10 @@ mod tests {
             "otpauth://totp/Acme%20Mobile:ada%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Acme%20Mobile&algorithm=SHA1&digits=6&period=30"
         );
         assert_eq!(
-            secret.provisioning_uri("Acme:Mobile", "ada").unwrap_err().field(),
+            secret
+                .provisioning_uri("Acme:Mobile", "ada")
+                .unwrap_err()
+                .field(),
             Some("issuer")
         );
         assert_eq!(
@@ -460,7 +462,9 @@ mod tests {
         // Single use: once the caller drops the used hash, the code no longer works.
         assert_eq!(verify_recovery_code(&first, &hashes[1..]), None);
         assert_eq!(
-            redeem_recovery_code(&first, &hashes[1..]).unwrap_err().reason(),
+            redeem_recovery_code(&first, &hashes[1..])
+                .unwrap_err()
+                .reason(),
             ReasonCode::RecoveryCodeInvalid
         );
         for bad in ["", "UUUU-UUUU-UUUU-UUUU", &first[..18], "ééé"] {
