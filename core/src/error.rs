@@ -93,6 +93,28 @@ reason_codes! {
     // -- users, roles, policy (USR-*, STF-1); helper section --
 
     // -- credentials, tokens, TOTP, throttling (AUTH-*); helper section --
+    /// A new password is shorter than the policy allows (AUTH-1).
+    PasswordTooShort = "password_too_short",
+    /// A new password is longer than 128 characters (AUTH-1).
+    PasswordTooLong = "password_too_long",
+    /// A new password is common or guessable (zxcvbn score below 3, AUTH-1).
+    PasswordTooWeak = "password_too_weak",
+    /// A token is malformed, unknown or of another kind (AUTH-2, AUTH-4).
+    TokenInvalid = "token_invalid",
+    /// A single-use token was already redeemed (AUTH-2).
+    TokenUsed = "token_used",
+    /// A token's lifetime has passed (AUTH-2).
+    TokenExpired = "token_expired",
+    /// A session ended because it was idle too long (AUTH-4).
+    SessionIdleTimeout = "session_idle_timeout",
+    /// A session ended because it reached its absolute lifetime (AUTH-4).
+    SessionAbsoluteTimeout = "session_absolute_timeout",
+    /// A TOTP code is wrong (AUTH-6).
+    TotpCodeInvalid = "totp_code_invalid",
+    /// A TOTP code belongs to a time step that was already used (AUTH-6).
+    TotpCodeReused = "totp_code_reused",
+    /// A recovery code is wrong or already used (AUTH-6).
+    RecoveryCodeInvalid = "recovery_code_invalid",
 
     // -- customers, notifications, audit (ACC-*, AUD-1); helper section --
 
