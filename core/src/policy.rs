@@ -296,3 +296,6 @@ fn lower_first(text: &str) -> String {
     }
 }
 
+
+#[cfg(test)]
+mod tests;
