@@ -306,3 +306,154 @@ pub fn authorize_legal_field_change(
     decide_staff(staff, StaffAction::ChangeLegalFields, None).into_result()?;
     LegalChangeReason::parse(raw_reason)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::explain_staff;
+
+    /// STF-1 written out: which staff role does what; tickets are limited to the departments
+    /// the staff member serves (TKT-2).
+    const EXPECTED: &[(&str, StaffRole, bool)] = &[
+        ("view_tickets", Support, true),
+        ("reply_ticket", Support, true),
+        ("write_internal_note", Support, true),
+        ("set_ticket_status", Support, true),
+        ("set_order_status", Fulfillment, false),
+        ("add_shipment", Fulfillment, false),
+        ("assign_sims", Fulfillment, false),
+        ("activate_plan", Fulfillment, false),
+        ("attach_invoice", Billing, false),
+        ("add_document", Billing, false),
+        ("change_legal_fields", Billing, false),
+        ("refund", Billing, false),
+        ("administer_owner", Supervisor, false),
+        ("approve_email_change", Supervisor, false),
+    ];
+
+    fn role_sets() -> Vec<Vec<StaffRole>> {
+        (1u8..16)
+            .map(|mask| {
+                StaffRole::ALL
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, r)| *r)
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stf_1_every_role_set_action_department_matches_the_written_expectation() {
+        assert_eq!(EXPECTED.len(), StaffAction::COUNT);
+        let served = [Department::Billing, Department::Technical];
+        for roles in role_sets() {
+            let staff = StaffActor::new("s-1", roles.clone(), served).unwrap();
+            for (name, role, scoped) in EXPECTED {
+                let action: StaffAction =
+                    serde_json::from_value(serde_json::Value::String((*name).to_owned()))
+                        .unwrap();
+                let mut departments: Vec<Option<Department>> =
+                    Department::ALL.iter().copied().map(Some).collect();
+                departments.push(None);
+                for department in departments {
+                    let expected = if !roles.contains(role) {
+                        ReasonCode::StaffRoleLacksPermission
+                    } else if !*scoped {
+                        ReasonCode::Allowed
+                    } else {
+                        match department {
+                            None => ReasonCode::DepartmentRequired,
+                            Some(d) if served.contains(&d) => ReasonCode::Allowed,
+                            Some(_) => ReasonCode::OtherDepartment,
+                        }
+                    };
+                    let d = decide_staff(&staff, action, department);
+                    assert_eq!(
+                        d.reason(),
+                        expected,
+                        "{roles:?} {action} {department:?}: {}",
+                        explain_staff(action, &d)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stf_1_staff_table_is_exported() {
+        let json = serde_json::to_value(staff_permission_table()).unwrap();
+        assert_eq!(json.as_array().unwrap().len(), StaffAction::COUNT);
+        let legal = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["action"] == "change_legal_fields")
+            .unwrap();
+        assert_eq!(
+            legal,
+            &serde_json::json!({"action": "change_legal_fields", "roles": ["billing"],
+                "department_scoped": false, "reason_required": true})
+        );
+    }
+
+    #[test]
+    fn stf_1_staff_identity_is_validated() {
+        assert_eq!(
+            StaffActor::new("  ", [Support], []).unwrap_err().field(),
+            Some("staff_id")
+        );
+        assert_eq!(
+            StaffActor::new("s-1", [], []).unwrap_err().reason(),
+            ReasonCode::Required
+        );
+        let staff = StaffActor::new(" s-1 ", [Billing, Billing], [Department::General]).unwrap();
+        assert_eq!(staff.staff_id(), "s-1");
+        assert_eq!(staff.roles().len(), 1);
+        let json = serde_json::to_value(&staff).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"staff_id": "s-1", "roles": ["billing"], "departments": ["general"]})
+        );
+        assert_eq!(serde_json::from_value::<StaffActor>(json).unwrap(), staff);
+        assert!(
+            serde_json::from_value::<StaffActor>(serde_json::json!({"staff_id": "x", "roles": []}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn acc_1_only_billing_changes_legal_fields_and_with_a_reason() {
+        let billing = StaffActor::new("b", [Billing], []).unwrap();
+        let reason = authorize_legal_field_change(&billing, "  court order 2025/17  ").unwrap();
+        assert_eq!(reason.as_str(), "court order 2025/17");
+        for role in [Support, Fulfillment, Supervisor] {
+            let staff = StaffActor::new("x", [role], Department::ALL).unwrap();
+            assert_eq!(
+                authorize_legal_field_change(&staff, "a reason"),
+                Err(Error::denied(ReasonCode::StaffRoleLacksPermission))
+            );
+        }
+    }
+
+    #[test]
+    fn acc_1_legal_change_reason_is_non_empty_and_at_most_500_characters() {
+        let billing = StaffActor::new("b", [Billing], []).unwrap();
+        assert_eq!(
+            authorize_legal_field_change(&billing, " \n ").unwrap_err().reason(),
+            ReasonCode::Required
+        );
+        let max = "ü".repeat(LEGAL_CHANGE_REASON_MAX_CHARS);
+        assert_eq!(LegalChangeReason::parse(&max).unwrap().as_str(), max);
+        let err = LegalChangeReason::parse(&format!("{max}x")).unwrap_err();
+        assert_eq!(err.reason(), ReasonCode::TooLong);
+        assert_eq!(err.field(), Some("reason"));
+        assert!(LegalChangeReason::parse("line one\nline two").is_ok());
+        assert_eq!(
+            serde_json::from_str::<LegalChangeReason>("\"\"")
+                .map_err(|e| e.to_string().contains("required")),
+            Err(true)
+        );
+    }
+}

@@ -359,3 +359,369 @@ pub fn email_change_effect(actor: &Actor, target: UserId) -> EmailChangeEffect {
         EmailChangeEffect::TargetApproval
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::error::Error;
+
+    fn org(n: u128) -> OrgId {
+        OrgId::from_uuid(Uuid::from_u128(n))
+    }
+
+    fn uid(n: u128) -> UserId {
+        UserId::from_uuid(Uuid::from_u128(n))
+    }
+
+    fn actor(role: Role) -> Actor {
+        let channel = if role == ApiUser {
+            Channel::Api
+        } else {
+            Channel::Portal
+        };
+        Actor {
+            org: org(1),
+            user: uid(1),
+            role,
+            channel,
+        }
+    }
+
+    fn other(role: Role) -> TargetUser {
+        TargetUser {
+            org: org(1),
+            id: uid(2),
+            role,
+        }
+    }
+
+    /// DESIGN §2 USR-3, copied by hand: (actor, target, "name e-mail password role/remove")
+    /// with `y` ✔, `n` ✖, `k` ✔ while at least one Owner stays. Rows not listed: `nnnn`
+    /// ("User and ReadOnly administer nobody"; ApiUser neither).
+    const USR_3: &[(Role, Role, &str)] = &[
+        (Owner, Owner, "yynk"),
+        (Owner, Admin, "yyny"),
+        (Owner, User, "yyny"),
+        (Owner, ReadOnly, "yyyy"),
+        (Owner, ApiUser, "yyyy"),
+        (Admin, Owner, "yynn"),
+        (Admin, Admin, "yynn"),
+        (Admin, User, "yyny"),
+        (Admin, ReadOnly, "yyyy"),
+        (Admin, ApiUser, "yyyy"),
+    ];
+
+    /// "An Owner grants any role; an Admin grants only User, ReadOnly and ApiUser."
+    fn may_grant(actor: Role, new_role: Role) -> bool {
+        match actor {
+            Owner => true,
+            Admin => matches!(new_role, User | ReadOnly | ApiUser),
+            User | ReadOnly | ApiUser => false,
+        }
+    }
+
+    fn cell(actor: Role, target: Role, change: UserChange) -> char {
+        let row = USR_3
+            .iter()
+            .find(|(a, t, _)| *a == actor && *t == target)
+            .map_or("nnnn", |(_, _, cells)| *cells);
+        let column = match change {
+            UserChange::Name => 0,
+            UserChange::Email => 1,
+            UserChange::ResetSecret => 2,
+            UserChange::SetRole(_) | UserChange::Remove => 3,
+        };
+        row.chars().nth(column).unwrap()
+    }
+
+    fn all_changes() -> Vec<UserChange> {
+        let mut changes = vec![UserChange::Name, UserChange::Email, UserChange::ResetSecret];
+        changes.extend(Role::ALL.iter().map(|r| UserChange::SetRole(*r)));
+        changes.push(UserChange::Remove);
+        changes
+    }
+
+    fn expected(
+        actor: Role,
+        target: Role,
+        change: UserChange,
+        owners: usize,
+        on_self: bool,
+    ) -> bool {
+        if !matches!(actor, Owner | Admin) {
+            return false;
+        }
+        if on_self {
+            match change {
+                UserChange::Name | UserChange::Email => return true,
+                UserChange::ResetSecret => return false,
+                UserChange::SetRole(_) | UserChange::Remove => {}
+            }
+        }
+        let takes_owner_away = target == Owner
+            && matches!(change, UserChange::Remove)
+            || matches!(change, UserChange::SetRole(r) if target == Owner && r != Owner);
+        let by_cell = match cell(actor, target, change) {
+            'y' => true,
+            'k' => !(takes_owner_away && owners < 2),
+            _ => false,
+        };
+        let by_grant = match change {
+            UserChange::SetRole(r) => may_grant(actor, r),
+            _ => true,
+        };
+        by_cell && by_grant
+    }
+
+    #[test]
+    fn usr_3_every_actor_target_change_matches_the_design_table() {
+        let mut checked = 0;
+        for actor_role in Role::ALL {
+            for target_role in Role::ALL {
+                for change in all_changes() {
+                    for owners in 0..=3 {
+                        for on_self in [false, true] {
+                            if on_self && target_role != actor_role {
+                                continue;
+                            }
+                            let subject = actor(actor_role);
+                            let target = TargetUser {
+                                org: org(1),
+                                id: if on_self { subject.user } else { uid(2) },
+                                role: target_role,
+                            };
+                            let d = decide_on_user(&subject, &target, change, owners);
+                            assert_eq!(
+                                d.allowed(),
+                                expected(actor_role, target_role, change, owners, on_self),
+                                "{actor_role} -> {target_role} {change:?} owners={owners} \
+                                 self={on_self}: {:?}",
+                                d.reason()
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
+    }
+
+    #[test]
+    fn usr_3_exported_table_matches_the_design_table() {
+        let table = user_admin_table();
+        assert_eq!(table.len(), 25);
+        for row in table {
+            for (change, column) in [
+                (UserChange::Name, row.name),
+                (UserChange::Email, row.email),
+                (UserChange::ResetSecret, row.secret),
+                (UserChange::Remove, row.role_or_remove),
+            ] {
+                let c = cell(row.actor, row.target, change);
+                let ok = match column {
+                    TargetRule::Allowed | TargetRule::AfterApproval => c == 'y',
+                    TargetRule::WhileAnOwnerStays => c == 'k',
+                    TargetRule::Denied(_) => c == 'n',
+                };
+                assert!(ok, "{} -> {} {change:?}", row.actor, row.target);
+                // Every e-mail change by someone else needs the target's approval.
+                if change == UserChange::Email && c == 'y' {
+                    assert_eq!(column, TargetRule::AfterApproval);
+                }
+            }
+        }
+        let json = serde_json::to_value(table).unwrap();
+        assert_eq!(json[0]["role_or_remove"], "while_an_owner_stays");
+        assert_eq!(
+            json[5]["secret"],
+            serde_json::json!({"denied": "admin_cannot_set_owner_password"})
+        );
+        let grants = serde_json::to_value(role_grant_table()).unwrap();
+        assert_eq!(
+            grants[1],
+            serde_json::json!({"actor": "admin", "grants": ["user", "read_only", "api_user"]})
+        );
+    }
+
+    #[test]
+    fn usr_3_admin_cannot_set_owner_password() {
+        let d = decide_on_user(&actor(Admin), &other(Owner), UserChange::ResetSecret, 2);
+        assert_eq!(
+            d.into_result(),
+            Err(Error::denied(ReasonCode::AdminCannotSetOwnerPassword))
+        );
+    }
+
+    #[test]
+    fn usr_3_passwords_of_owner_admin_user_are_their_own() {
+        for (a, t) in [(Owner, Owner), (Owner, Admin), (Owner, User), (Admin, Admin), (Admin, User)]
+        {
+            let d = decide_on_user(&actor(a), &other(t), UserChange::ResetSecret, 2);
+            assert_eq!(d.reason(), ReasonCode::PasswordChangedOnlyByUser, "{a} -> {t}");
+        }
+        for (a, t) in [(Owner, ReadOnly), (Owner, ApiUser), (Admin, ReadOnly), (Admin, ApiUser)] {
+            let d = decide_on_user(&actor(a), &other(t), UserChange::ResetSecret, 2);
+            assert!(d.allowed(), "{a} -> {t}");
+        }
+    }
+
+    #[test]
+    fn usr_3_admin_cannot_administer_owners_or_admins() {
+        for change in [UserChange::SetRole(User), UserChange::Remove] {
+            assert_eq!(
+                decide_on_user(&actor(Admin), &other(Owner), change, 3).reason(),
+                ReasonCode::AdminCannotAdministerOwner
+            );
+            assert_eq!(
+                decide_on_user(&actor(Admin), &other(Admin), change, 3).reason(),
+                ReasonCode::AdminCannotAdministerAdmin
+            );
+            assert!(decide_on_user(&actor(Admin), &other(User), change, 3).allowed());
+        }
+    }
+
+    #[test]
+    fn usr_3_admin_grants_only_user_read_only_api_user() {
+        for new_role in Role::ALL {
+            let d = decide_on_user(&actor(Admin), &other(User), UserChange::SetRole(new_role), 1);
+            if matches!(new_role, Owner | Admin) {
+                assert_eq!(d.reason(), ReasonCode::AdminCannotGrantRole, "{new_role}");
+            } else {
+                assert!(d.allowed(), "{new_role}");
+            }
+            let d = decide_on_user(&actor(Owner), &other(User), UserChange::SetRole(new_role), 1);
+            assert!(d.allowed(), "owner grants {new_role}");
+        }
+        assert!(!can_grant(User, ReadOnly));
+        assert!(!can_grant(ReadOnly, ReadOnly));
+        assert!(!can_grant(ApiUser, ApiUser));
+    }
+
+    #[test]
+    fn usr_3_last_owner_cannot_be_demoted_or_removed() {
+        let owner = actor(Owner);
+        for change in [UserChange::Remove, UserChange::SetRole(Admin)] {
+            let d = decide_on_user(&owner, &other(Owner), change, 1);
+            assert_eq!(d.reason(), ReasonCode::LastOwner);
+            assert_eq!(d.into_result(), Err(Error::conflict(ReasonCode::LastOwner)));
+            assert!(decide_on_user(&owner, &other(Owner), change, 2).allowed());
+        }
+        // Demoting oneself as the only Owner is the same thing.
+        let me = TargetUser {
+            org: org(1),
+            id: owner.user,
+            role: Owner,
+        };
+        assert_eq!(
+            decide_on_user(&owner, &me, UserChange::SetRole(User), 1).reason(),
+            ReasonCode::LastOwner
+        );
+        // Re-granting Owner to an Owner takes nobody away.
+        assert!(decide_on_user(&owner, &other(Owner), UserChange::SetRole(Owner), 1).allowed());
+        assert_eq!(last_owner(Admin, UserChange::Remove, 0), None);
+    }
+
+    proptest! {
+        #[test]
+        fn usr_3_at_least_one_owner_stays(
+            owners in 0usize..50,
+            change in prop::sample::select(all_changes()),
+        ) {
+            let d = decide_on_user(&actor(Owner), &other(Owner), change, owners);
+            if d.allowed() {
+                let removed = usize::from(change.removes_an_owner(Owner));
+                prop_assert!(owners.saturating_sub(removed) >= 1 || removed == 0);
+            } else {
+                prop_assert!(matches!(
+                    d.reason(),
+                    ReasonCode::LastOwner | ReasonCode::PasswordChangedOnlyByUser
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn usr_3_user_and_read_only_administer_nobody() {
+        for role in [User, ReadOnly, ApiUser] {
+            for target in Role::ALL {
+                for change in all_changes() {
+                    assert_eq!(
+                        decide_on_user(&actor(role), &other(target), change, 2).reason(),
+                        ReasonCode::RoleLacksPermission
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn usr_3_email_change_by_someone_else_needs_the_targets_approval() {
+        let admin = actor(Admin);
+        assert_eq!(
+            email_change_effect(&admin, uid(2)),
+            EmailChangeEffect::TargetApproval
+        );
+        assert_eq!(
+            email_change_effect(&admin, admin.user),
+            EmailChangeEffect::ConfirmNewAddress
+        );
+        assert_eq!(
+            serde_json::to_value(EmailChangeEffect::TargetApproval).unwrap(),
+            "target_approval"
+        );
+    }
+
+    #[test]
+    fn usr_2_everyone_with_a_login_changes_their_own_profile() {
+        for role in [Owner, Admin, User, ReadOnly] {
+            assert!(decide_self_change(&actor(role)).allowed(), "{role}");
+        }
+        assert_eq!(
+            decide_self_change(&actor(ApiUser)).reason(),
+            ReasonCode::RoleLacksPermission
+        );
+        assert!(!SelfChange::Name.requires_current_password());
+        assert!(SelfChange::Email.requires_current_password());
+        assert!(SelfChange::Password.requires_current_password());
+        assert!(SelfChange::Name.requires_human_verification(Channel::Portal));
+        assert!(!SelfChange::Password.requires_human_verification(Channel::Api));
+    }
+
+    #[test]
+    fn usr_2_own_name_and_email_through_the_users_tab_own_secret_only_via_profile() {
+        for role in [Owner, Admin] {
+            let me = actor(role);
+            let target = TargetUser {
+                org: org(1),
+                id: me.user,
+                role,
+            };
+            assert!(decide_on_user(&me, &target, UserChange::Name, 2).allowed());
+            assert!(decide_on_user(&me, &target, UserChange::Email, 2).allowed());
+            assert_eq!(
+                decide_on_user(&me, &target, UserChange::ResetSecret, 2).reason(),
+                ReasonCode::OwnSecretResetForbidden
+            );
+        }
+    }
+
+    #[test]
+    fn usr_3_user_change_wire_form() {
+        assert_eq!(
+            serde_json::to_value(UserChange::SetRole(ReadOnly)).unwrap(),
+            serde_json::json!({"change": "set_role", "role": "read_only"})
+        );
+        assert_eq!(
+            serde_json::to_value(UserChange::Remove).unwrap(),
+            serde_json::json!({"change": "remove"})
+        );
+        let back: UserChange =
+            serde_json::from_value(serde_json::json!({"change": "set_role", "role": "owner"}))
+                .unwrap();
+        assert_eq!(back, UserChange::SetRole(Owner));
+    }
+}
