@@ -33,14 +33,13 @@ mod users;
 
 pub use action::Action;
 pub use staff::{
-    LEGAL_CHANGE_REASON_MAX_CHARS, LegalChangeReason, STAFF_ID_MAX_CHARS, StaffAction,
-    StaffActor, StaffPermissionRow, authorize_legal_field_change, decide_staff,
-    staff_permission_table,
+    LEGAL_CHANGE_REASON_MAX_CHARS, LegalChangeReason, STAFF_ID_MAX_CHARS, StaffAction, StaffActor,
+    StaffPermissionRow, authorize_legal_field_change, decide_staff, staff_permission_table,
 };
 pub use table::{Access, PermissionRow, access, permission_table};
 pub use users::{
-    EmailChangeEffect, RoleGrantRow, SelfChange, TargetRule, TargetUser, UserAdminRow,
-    UserChange, can_grant, decide_on_user, decide_self_change, email_change_effect, last_owner,
+    EmailChangeEffect, RoleGrantRow, SelfChange, TargetRule, TargetUser, UserAdminRow, UserChange,
+    can_grant, decide_on_user, decide_self_change, email_change_effect, last_owner,
     role_grant_table, target_rule, user_admin_table,
 };
 
@@ -295,7 +294,6 @@ fn lower_first(text: &str) -> String {
         _ => text.to_owned(),
     }
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -352,8 +352,7 @@ mod tests {
             let staff = StaffActor::new("s-1", roles.clone(), served).unwrap();
             for (name, role, scoped) in EXPECTED {
                 let action: StaffAction =
-                    serde_json::from_value(serde_json::Value::String((*name).to_owned()))
-                        .unwrap();
+                    serde_json::from_value(serde_json::Value::String((*name).to_owned())).unwrap();
                 let mut departments: Vec<Option<Department>> =
                     Department::ALL.iter().copied().map(Some).collect();
                 departments.push(None);
@@ -441,7 +440,9 @@ mod tests {
     fn acc_1_legal_change_reason_is_non_empty_and_at_most_500_characters() {
         let billing = StaffActor::new("b", [Billing], []).unwrap();
         assert_eq!(
-            authorize_legal_field_change(&billing, " \n ").unwrap_err().reason(),
+            authorize_legal_field_change(&billing, " \n ")
+                .unwrap_err()
+                .reason(),
             ReasonCode::Required
         );
         let max = "ü".repeat(LEGAL_CHANGE_REASON_MAX_CHARS);

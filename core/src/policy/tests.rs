@@ -464,11 +464,9 @@ fn usr_1_every_decision_is_explained_in_english() {
     );
     let api = actor(Role::ApiUser, Channel::Portal);
     let d = decide(&api, Action::ViewSims, org(1));
-    assert!(
-        explain(Role::ApiUser, Action::ViewSims, &d).ends_with(
-            "API users have no portal login; they use the API with their client id and secret."
-        )
-    );
+    assert!(explain(Role::ApiUser, Action::ViewSims, &d).ends_with(
+        "API users have no portal login; they use the API with their client id and secret."
+    ));
     for code in ReasonCode::ALL {
         assert!(reason_text(*code).ends_with('.'));
     }
@@ -505,7 +503,11 @@ fn auth_6_enrolment_gate_allows_only_me_enrol_confirm_logout() {
                     } else {
                         ReasonCode::Allowed
                     };
-                    assert_eq!(d.reason(), expected, "{action} {channel:?} {requires} {has_totp}");
+                    assert_eq!(
+                        d.reason(),
+                        expected,
+                        "{action} {channel:?} {requires} {has_totp}"
+                    );
                 }
             }
         }

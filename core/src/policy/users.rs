@@ -136,8 +136,7 @@ const APPROVAL: TargetRule = TargetRule::AfterApproval;
 const KEEP_OWNER: TargetRule = TargetRule::WhileAnOwnerStays;
 const NO_ROLE: TargetRule = TargetRule::Denied(ReasonCode::RoleLacksPermission);
 const OWN_PASSWORD: TargetRule = TargetRule::Denied(ReasonCode::PasswordChangedOnlyByUser);
-const NOT_OWNER_PASSWORD: TargetRule =
-    TargetRule::Denied(ReasonCode::AdminCannotSetOwnerPassword);
+const NOT_OWNER_PASSWORD: TargetRule = TargetRule::Denied(ReasonCode::AdminCannotSetOwnerPassword);
 const NOT_OWNER: TargetRule = TargetRule::Denied(ReasonCode::AdminCannotAdministerOwner);
 const NOT_ADMIN: TargetRule = TargetRule::Denied(ReasonCode::AdminCannotAdministerAdmin);
 
@@ -244,7 +243,11 @@ pub fn can_grant(actor: Role, new_role: Role) -> bool {
 /// The last-Owner rule (USR-3): `Some(LastOwner)` when `change` would demote or remove the
 /// organisation's only Owner. `owners_in_org` counts the Owners now, the target included.
 /// Staff administering Owners (STF-1) are bound by it too.
-pub fn last_owner(target_role: Role, change: UserChange, owners_in_org: usize) -> Option<ReasonCode> {
+pub fn last_owner(
+    target_role: Role,
+    change: UserChange,
+    owners_in_org: usize,
+) -> Option<ReasonCode> {
     (change.removes_an_owner(target_role) && owners_in_org <= 1).then_some(ReasonCode::LastOwner)
 }
 
@@ -461,8 +464,7 @@ mod tests {
                 UserChange::SetRole(_) | UserChange::Remove => {}
             }
         }
-        let takes_owner_away = target == Owner
-            && matches!(change, UserChange::Remove)
+        let takes_owner_away = target == Owner && matches!(change, UserChange::Remove)
             || matches!(change, UserChange::SetRole(r) if target == Owner && r != Owner);
         let by_cell = match cell(actor, target, change) {
             'y' => true,
@@ -558,12 +560,26 @@ mod tests {
 
     #[test]
     fn usr_3_passwords_of_owner_admin_user_are_their_own() {
-        for (a, t) in [(Owner, Owner), (Owner, Admin), (Owner, User), (Admin, Admin), (Admin, User)]
-        {
+        for (a, t) in [
+            (Owner, Owner),
+            (Owner, Admin),
+            (Owner, User),
+            (Admin, Admin),
+            (Admin, User),
+        ] {
             let d = decide_on_user(&actor(a), &other(t), UserChange::ResetSecret, 2);
-            assert_eq!(d.reason(), ReasonCode::PasswordChangedOnlyByUser, "{a} -> {t}");
+            assert_eq!(
+                d.reason(),
+                ReasonCode::PasswordChangedOnlyByUser,
+                "{a} -> {t}"
+            );
         }
-        for (a, t) in [(Owner, ReadOnly), (Owner, ApiUser), (Admin, ReadOnly), (Admin, ApiUser)] {
+        for (a, t) in [
+            (Owner, ReadOnly),
+            (Owner, ApiUser),
+            (Admin, ReadOnly),
+            (Admin, ApiUser),
+        ] {
             let d = decide_on_user(&actor(a), &other(t), UserChange::ResetSecret, 2);
             assert!(d.allowed(), "{a} -> {t}");
         }
@@ -587,13 +603,23 @@ mod tests {
     #[test]
     fn usr_3_admin_grants_only_user_read_only_api_user() {
         for new_role in Role::ALL {
-            let d = decide_on_user(&actor(Admin), &other(User), UserChange::SetRole(new_role), 1);
+            let d = decide_on_user(
+                &actor(Admin),
+                &other(User),
+                UserChange::SetRole(new_role),
+                1,
+            );
             if matches!(new_role, Owner | Admin) {
                 assert_eq!(d.reason(), ReasonCode::AdminCannotGrantRole, "{new_role}");
             } else {
                 assert!(d.allowed(), "{new_role}");
             }
-            let d = decide_on_user(&actor(Owner), &other(User), UserChange::SetRole(new_role), 1);
+            let d = decide_on_user(
+                &actor(Owner),
+                &other(User),
+                UserChange::SetRole(new_role),
+                1,
+            );
             assert!(d.allowed(), "owner grants {new_role}");
         }
         assert!(!can_grant(User, ReadOnly));
