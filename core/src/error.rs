@@ -91,6 +91,34 @@ reason_codes! {
     AmountInvalid = "amount_invalid",
 
     // -- users, roles, policy (USR-*, STF-1); helper section --
+    /// The actor's role does not include the action (USR-1, USR-4).
+    RoleLacksPermission = "role_lacks_permission",
+    /// The action is not available through the channel of the actor's credential (AUTH-4).
+    ChannelNotAllowed = "channel_not_allowed",
+    /// An ApiUser has no portal login; it acts through the API channel only (USR-4).
+    ApiUserPortalForbidden = "api_user_portal_forbidden",
+    /// An Admin cannot set or reset an Owner's password (USR-3).
+    AdminCannotSetOwnerPassword = "admin_cannot_set_owner_password",
+    /// The password of an Owner, Admin or User is changed only by that user (USR-3).
+    PasswordChangedOnlyByUser = "password_changed_only_by_user",
+    /// An Admin cannot change an Owner's role or remove an Owner; provider staff can (USR-3).
+    AdminCannotAdministerOwner = "admin_cannot_administer_owner",
+    /// An Admin cannot change another Admin's role or remove an Admin (USR-3).
+    AdminCannotAdministerAdmin = "admin_cannot_administer_admin",
+    /// An Admin grants only the roles User, ReadOnly and ApiUser (USR-3).
+    AdminCannotGrantRole = "admin_cannot_grant_role",
+    /// The change would leave the organisation without an Owner (USR-3).
+    LastOwner = "last_owner",
+    /// One's own password is changed through the profile with the current password (USR-2).
+    OwnSecretResetForbidden = "own_secret_reset_forbidden",
+    /// The organisation requires a second factor and the user has not enrolled one (AUTH-6).
+    SecondFactorEnrolmentRequired = "second_factor_enrolment_required",
+    /// None of the staff identity's roles includes the action (STF-1).
+    StaffRoleLacksPermission = "staff_role_lacks_permission",
+    /// The staff identity is not assigned to the ticket's department (STF-1, TKT-2).
+    OtherDepartment = "other_department",
+    /// The staff action is scoped to a department and none was given (STF-1).
+    DepartmentRequired = "department_required",
 
     // -- credentials, tokens, TOTP, throttling (AUTH-*); helper section --
     /// A new password is shorter than the policy allows (AUTH-1).
