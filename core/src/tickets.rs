@@ -36,6 +36,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::{Error, ReasonCode, Result, text_field};
 use crate::ids::{OrderId, PlanId, UserId};
 use crate::numbers::Iccid;
+use crate::policy::{self, Access, Action};
 use crate::roles::{Department, Role};
 
 /// The longest ticket subject, in characters (TKT-1).
@@ -50,13 +51,6 @@ pub const MESSAGE_MAX_CHARS: usize = 10_000;
 /// How long after its resolution a ticket can be reopened by a customer reply, and after which
 /// it is closed automatically (TKT-1).
 pub const REOPEN_WINDOW: Duration = Duration::days(14);
-
-/// The customer roles that create tickets and act on them (TKT-2, USR-4).
-pub const TICKET_ACTOR_ROLES: [Role; 3] = [Role::Owner, Role::Admin, Role::User];
-
-/// The customer roles that read their organisation's tickets (TKT-2; ReadOnly reads what User
-/// reads, USR-4).
-pub const TICKET_READER_ROLES: [Role; 4] = [Role::Owner, Role::Admin, Role::User, Role::ReadOnly];
 
 /// What a ticket is about, besides its department (TKT-1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -275,7 +269,7 @@ pub enum TicketParty {
 pub enum AllowedParty {
     /// Provider staff.
     Staff,
-    /// Any customer of the organisation with a role in [`TICKET_ACTOR_ROLES`].
+    /// Any customer of the organisation whose role may reply to tickets ([`can_create_ticket`]).
     Customer,
     /// The customer who opened it (role User or above), or an Owner or Admin.
     OpenerOwnerOrAdmin,
@@ -298,7 +292,7 @@ impl AllowedParty {
             (
                 AllowedParty::Customer | AllowedParty::OpenerOwnerOrAdmin,
                 TicketParty::Customer { role, .. },
-            ) if !TICKET_ACTOR_ROLES.contains(&role) => ReasonCode::TicketRoleNotAllowed,
+            ) if !can_act_on_tickets(role) => ReasonCode::TicketRoleNotAllowed,
             (AllowedParty::Customer, TicketParty::Customer { .. }) => return Ok(()),
             (AllowedParty::Customer, _) => ReasonCode::TicketCustomerOnly,
             (
@@ -476,9 +470,15 @@ pub fn transition(
     Ok(rule.to)
 }
 
-/// Whether a user with `role` may create tickets (TKT-2: User and above).
+/// Whether a user with `role` may create tickets (TKT-2: User and above). The answer comes from
+/// the one permission table of [`crate::policy`], so the two can never disagree.
 pub fn can_create_ticket(role: Role) -> bool {
-    TICKET_ACTOR_ROLES.contains(&role)
+    policy::access(role, Action::CreateTicket) != Access::Denied
+}
+
+/// Whether a customer with `role` may reply to or close tickets (the party checks of TKT-1).
+fn can_act_on_tickets(role: Role) -> bool {
+    policy::access(role, Action::ReplyTicket) != Access::Denied
 }
 
 /// Checks that a user with `role` may create tickets (TKT-2).
@@ -496,7 +496,7 @@ pub fn check_create_ticket(role: Role) -> Result<()> {
 /// Whether a user with `role` may read their organisation's tickets (TKT-2). Tickets of other
 /// organisations are never visible (USR-5: the store's scope guarantees it).
 pub fn can_read_tickets(role: Role) -> bool {
-    TICKET_READER_ROLES.contains(&role)
+    policy::access(role, Action::ViewTickets) != Access::Denied
 }
 
 /// Whether staff of `staff_departments` see a ticket of `department` (TKT-2).
