@@ -648,3 +648,123 @@ impl Seller {
         Seller::new("Example Connect GmbH", Country::parse("DE")?, "DE123456789")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(cc: &str) -> Country {
+        Country::parse(cc).unwrap()
+    }
+
+    #[test]
+    fn ord_2_catalogue_is_validated_on_construction() {
+        let eur = |m| Money::from_minor(m, Currency::EUR);
+        let p = |sku: &str, price| {
+            Product::new(Sku::parse(sku).unwrap(), "P", ProductKind::Sim, price).unwrap()
+        };
+        let vat = VatRates::new(Decimal::new(19, 0)).unwrap();
+        let e = Catalogue::new(
+            Currency::EUR,
+            vec![p("A", eur(1)), p("a", eur(2))],
+            vat.clone(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.field(), e.reason()),
+            (Some("products[1].sku"), ReasonCode::DuplicateSku)
+        );
+        let usd = Money::from_minor(1, Currency::USD);
+        let e = Catalogue::new(Currency::EUR, vec![p("A", eur(1)), p("B", usd)], vat).unwrap_err();
+        assert_eq!(e.reason(), ReasonCode::CurrencyMismatch);
+        assert_eq!(
+            Product::new(Sku::parse("A").unwrap(), "P", ProductKind::Sim, eur(-1))
+                .unwrap_err()
+                .reason(),
+            ReasonCode::OutOfRange
+        );
+        assert!(
+            Product::new(
+                Sku::parse("A").unwrap(),
+                "P",
+                ProductKind::DataTopUp { megabytes: 0 },
+                eur(1)
+            )
+            .is_err()
+        );
+        assert!(Product::new(Sku::parse("A").unwrap(), " ", ProductKind::Sim, eur(1)).is_err());
+        assert!(VatRates::new(Decimal::new(101, 0)).is_err());
+        assert!(VatRates::new(Decimal::new(-1, 0)).is_err());
+    }
+
+    #[test]
+    fn ord_2_vat_rate_lookup_order() {
+        let cat = Catalogue::example();
+        assert_eq!(cat.vat().rate_for(c("DE")), Decimal::new(19, 0));
+        assert_eq!(cat.vat().rate_for(c("AT")), Decimal::new(20, 0));
+        // An EU country without an override: the default.
+        assert_eq!(cat.vat().rate_for(c("LU")), Decimal::new(19, 0));
+        assert_eq!(cat.vat().rate_for(c("US")), Decimal::ZERO);
+        let plain = VatRates::new(Decimal::new(19, 0)).unwrap();
+        assert_eq!(plain.rate_for(c("US")), Decimal::new(19, 0));
+        let ch = plain
+            .with_outside_eu(Decimal::ZERO)
+            .unwrap()
+            .with_rate(c("CH"), Decimal::new(81, 1))
+            .unwrap();
+        assert_eq!(ch.rate_for(c("CH")), Decimal::new(81, 1));
+        assert_eq!(ch.rate_for(c("NO")), Decimal::ZERO);
+    }
+
+    #[test]
+    fn ord_2_catalogue_serde_round_trips_and_validates() {
+        let cat = Catalogue::example();
+        let json = serde_json::to_string(&cat).unwrap();
+        let back: Catalogue = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cat);
+        assert_eq!(back.products().count(), 5);
+        let dup = json.replace("DATA-500MB", "DATA-1GB");
+        assert!(serde_json::from_str::<Catalogue>(&dup).is_err());
+        let seller = Seller::example().unwrap();
+        let s: Seller = serde_json::from_str(&serde_json::to_string(&seller).unwrap()).unwrap();
+        assert_eq!(s, seller);
+        assert!(
+            serde_json::from_str::<Seller>(r#"{"name":"","country":"DE","vat_id":"DE1"}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn ord_2_vat_ids_are_normalised_and_know_their_eu_country() {
+        let id = VatId::parse("de 123.456-789").unwrap();
+        assert_eq!(id.as_str(), "DE123456789");
+        assert_eq!(id.eu_country(), Some(c("DE")));
+        assert_eq!(
+            VatId::parse("EL123456789").unwrap().eu_country(),
+            Some(c("GR"))
+        );
+        assert_eq!(VatId::parse("CHE123456789").unwrap().eu_country(), None);
+        assert_eq!(VatId::parse("GB123456789").unwrap().eu_country(), None);
+        for bad in ["", "DE", "D1234", "12345678", "DE12345678901234"] {
+            assert_eq!(
+                VatId::parse(bad).unwrap_err().reason(),
+                ReasonCode::VatIdInvalid,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn ord_2_example_catalogue_has_the_demo_products() {
+        let cat = Catalogue::example();
+        let sim = cat.get(&Sku::parse("sim-std").unwrap()).unwrap();
+        assert_eq!(sim.unit_price().to_string(), "10.00 EUR");
+        assert!(
+            cat.get(&Sku::parse("DATA-1GB").unwrap())
+                .unwrap()
+                .kind()
+                .is_top_up()
+        );
+        assert!(!sim.kind().is_top_up());
+        assert_eq!(cat.currency(), Currency::EUR);
+    }
+}

@@ -131,6 +131,8 @@ reason_codes! {
     DocumentNotPdf = "document_not_pdf",
     /// A tracking link or template is not an https URL (ORD-4).
     TrackingLinkInvalid = "tracking_link_invalid",
+    /// The same gateway token is stored already (PAY-1).
+    CardAlreadyStored = "card_already_stored",
 
     // -- SIMs, plans, export (SIM-*, PLAN-*, ORD-3); helper section --
 
