@@ -123,8 +123,6 @@ reason_codes! {
     NotATopUp = "not_a_top_up",
     /// Credit notes would exceed the invoice's gross total (ORD-2).
     CreditExceedsInvoice = "credit_exceeds_invoice",
-    /// An additional document does not belong to this invoice (ORD-2).
-    DocumentNotForInvoice = "document_not_for_invoice",
     /// A document number or id is already used (ORD-2).
     DuplicateDocument = "duplicate_document",
     /// A document file is not the expected kind (a PDF) (ORD-2).

@@ -187,7 +187,7 @@ impl Order {
 /// Sorts orders newest first (ORD-1): by placing time, then by id (UUID v7, so ties keep
 /// creation order too).
 pub fn sort_newest_first(orders: &mut [Order]) {
-    orders.sort_by(|a, b| (b.placed_at, b.id).cmp(&(a.placed_at, a.id)));
+    orders.sort_by_key(|o| std::cmp::Reverse((o.placed_at, o.id)));
 }
 
 /// Picks the address an order uses (ORD-5): the one given, else the default.

@@ -37,7 +37,7 @@ impl TopUpPayment {
 }
 
 /// The SIMs a top-up is for: at least one, no SIM twice, at most
-/// [`MAX_QUANTITY`](crate::orders::MAX_QUANTITY).
+/// [`MAX_QUANTITY`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "Vec<SimId>", into = "Vec<SimId>")]
 pub struct TopUpTargets(Vec<SimId>);

@@ -541,10 +541,10 @@ impl DocumentTrail {
             }
             (None, DocumentKind::Other) => {}
         }
-        if let (DocumentKind::CreditNote, Some(a)) = (new.kind, &new.amounts) {
-            if self.creditable()?.checked_sub(a.gross)?.is_negative() {
-                return Err(Error::conflict(ReasonCode::CreditExceedsInvoice));
-            }
+        if let (DocumentKind::CreditNote, Some(a)) = (new.kind, &new.amounts)
+            && self.creditable()?.checked_sub(a.gross)?.is_negative()
+        {
+            return Err(Error::conflict(ReasonCode::CreditExceedsInvoice));
         }
         self.additional.push(AdditionalDocument {
             id: new.id,
@@ -651,7 +651,7 @@ mod tests {
         assert!(trail.creditable().unwrap().amount.is_zero());
         // Reusing a number is a conflict.
         assert_eq!(
-            trail.add(credit(5, 1, 0).clone()).map(|_| ()).unwrap_err(),
+            trail.add(credit(5, 1, 0)).map(|_| ()).unwrap_err(),
             Error::conflict(ReasonCode::CreditExceedsInvoice)
         );
         let mut dup = credit(6, 0, 0);
