@@ -149,6 +149,38 @@ reason_codes! {
     // -- addresses (ADDR-*); helper section --
 
     // -- orders, payments (ORD-*, PAY-*, TOP-1); helper section --
+    /// An order status change the state machine does not allow (ORD-1).
+    IllegalOrderTransition = "illegal_order_transition",
+    /// A payment-intent state change the state machine does not allow (ORD-5).
+    IllegalPaymentIntentTransition = "illegal_payment_intent_transition",
+    /// Another attempt holds the lease of this idempotency key (ORD-5).
+    IdempotencyKeyInProgress = "idempotency_key_in_progress",
+    /// The idempotency key was used before with a different request (ORD-5).
+    IdempotencyKeyReused = "idempotency_key_reused",
+    /// No product of the catalogue has this SKU.
+    UnknownSku = "unknown_sku",
+    /// The same SKU appears twice (in a catalogue or in one order).
+    DuplicateSku = "duplicate_sku",
+    /// Not a well-formed VAT identification number.
+    VatIdInvalid = "vat_id_invalid",
+    /// A card number (PAN) was sent where only a gateway token is accepted (PAY-1).
+    CardNumberNotAccepted = "card_number_not_accepted",
+    /// The card's expiry month has passed (PAY-1).
+    CardExpired = "card_expired",
+    /// Auto-Top-Up needs a valid stored card (PAY-3).
+    NoValidCard = "no_valid_card",
+    /// The product is not a data or SMS top-up (TOP-1).
+    NotATopUp = "not_a_top_up",
+    /// Credit notes would exceed the invoice's gross total (ORD-2).
+    CreditExceedsInvoice = "credit_exceeds_invoice",
+    /// A document number or id is already used (ORD-2).
+    DuplicateDocument = "duplicate_document",
+    /// A document file is not the expected kind (a PDF) (ORD-2).
+    DocumentNotPdf = "document_not_pdf",
+    /// A tracking link or template is not an https URL (ORD-4).
+    TrackingLinkInvalid = "tracking_link_invalid",
+    /// The same gateway token is stored already (PAY-1).
+    CardAlreadyStored = "card_already_stored",
 
     // -- SIMs, plans, export (SIM-*, PLAN-*, ORD-3); helper section --
     /// A SIM CSV does not start with the header `ICCID,Label,IMSI,MSISDN` (ORD-3).
