@@ -688,13 +688,12 @@ impl Customer {
                 return Err(legal_immutable("company_name", "The company name"));
             }
         }
-        if let Some(raw) = &update.billing_country {
-            if !raw
+        if let Some(raw) = &update.billing_country
+            && !raw
                 .trim()
                 .eq_ignore_ascii_case(self.billing_country.alpha2())
-            {
-                return Err(legal_immutable("billing_country", "The billing country"));
-            }
+        {
+            return Err(legal_immutable("billing_country", "The billing country"));
         }
         let mut next = self.clone();
         let mut changed = Vec::new();

@@ -542,17 +542,17 @@ fn check_template(field: &str, kind: NotificationKind, text: &str, max: usize) -
     }
     let pieces = parse(text).map_err(|m| Error::validation(field, ReasonCode::InvalidFormat, m))?;
     for piece in pieces {
-        if let Piece::Placeholder(name) = piece {
-            if !kind.parameters().contains(&name) {
-                return Err(Error::validation(
-                    field,
-                    ReasonCode::NotificationPlaceholderUnknown,
-                    format!(
-                        "{{{name}}} is not a parameter of {kind}; available: {}",
-                        kind.parameters().join(", ")
-                    ),
-                ));
-            }
+        if let Piece::Placeholder(name) = piece
+            && !kind.parameters().contains(&name)
+        {
+            return Err(Error::validation(
+                field,
+                ReasonCode::NotificationPlaceholderUnknown,
+                format!(
+                    "{{{name}}} is not a parameter of {kind}; available: {}",
+                    kind.parameters().join(", ")
+                ),
+            ));
         }
     }
     Ok(())
