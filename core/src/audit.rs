@@ -1605,13 +1605,14 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(ProptestConfig::with_cases(512))]
 
         #[test]
         fn aud_1_any_single_byte_change_breaks_verification(
             which in 0usize..4,
             pos in any::<prop::sample::Index>(),
-            byte in any::<u8>(),
+            // Mostly digits and letters, so most mutations still parse and reach verification.
+            byte in prop_oneof![3 => b'0'..=b'9', 3 => b'a'..=b'z', 1 => any::<u8>()],
         ) {
             let (entries, head) = chain(4);
             let json = serde_json::to_vec(&entries[which]).unwrap();
