@@ -145,6 +145,34 @@ reason_codes! {
     RecoveryCodeInvalid = "recovery_code_invalid",
 
     // -- customers, notifications, audit (ACC-*, AUD-1); helper section --
+    /// Company name or billing country changed through the self-service API (ACC-1).
+    LegalFieldImmutable = "legal_field_immutable",
+    /// A legal-field change by staff names no field to change (ACC-1).
+    LegalChangeEmpty = "legal_change_empty",
+    /// A business-only field was given for an individual customer.
+    NotABusiness = "not_a_business",
+    /// An individual-only field was given for a business customer.
+    NotAnIndividual = "not_an_individual",
+    /// A VAT id does not have the shape of an EU VAT id.
+    VatIdInvalid = "vat_id_invalid",
+    /// More additional contact e-mail addresses than allowed (ACC-3).
+    TooManyContactEmails = "too_many_contact_emails",
+    /// An additional contact e-mail address appears twice (ACC-3).
+    ContactEmailDuplicate = "contact_email_duplicate",
+    /// An additional contact e-mail address equals the main contact (ACC-3).
+    ContactEmailIsMain = "contact_email_is_main",
+    /// An additional contact e-mail address has no category (ACC-3).
+    EmailCategoryRequired = "email_category_required",
+    /// A monthly volume limit is not one of the configured steps (ACC-5).
+    VolumeLimitNotAStep = "volume_limit_not_a_step",
+    /// The configured volume-limit steps are not strictly increasing or are empty (ACC-5).
+    VolumeStepsInvalid = "volume_steps_invalid",
+    /// A notification parameter used by the text was not supplied (ACC-4).
+    NotificationParameterMissing = "notification_parameter_missing",
+    /// A notification text uses a placeholder its kind does not declare (ACC-4).
+    NotificationPlaceholderUnknown = "notification_placeholder_unknown",
+    /// The audit host key is shorter than 32 or longer than 64 bytes (AUD-1).
+    HostKeyLength = "host_key_length",
 
     // -- addresses (ADDR-*); helper section --
 
