@@ -10,6 +10,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 
 use crate::contact::Country;
+use crate::customer::VatId;
 use crate::error::{Error, ReasonCode, Result, text_field};
 use crate::money::{Currency, Money};
 
@@ -511,76 +512,6 @@ impl From<Catalogue> for CatalogueData {
     }
 }
 
-/// A VAT identification number: two-letter country prefix and 2 to 13 letters or digits,
-/// stored upper case without spaces, dots or dashes (`DE 123.456.789` → `DE123456789`).
-/// Only the shape is checked; whether the number is registered (VIES) is the host's matter.
-#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct VatId(String);
-
-impl VatId {
-    /// Parses a VAT id.
-    ///
-    /// # Errors
-    /// [`Error::Validation`] on field `vat_id` with `VatIdInvalid`.
-    pub fn parse(raw: &str) -> Result<Self> {
-        let id: String = raw
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '.' | '-'))
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        let bytes = id.as_bytes();
-        let prefix_ok = bytes.len() >= 4
-            && bytes.len() <= 15
-            && bytes.iter().take(2).all(u8::is_ascii_uppercase)
-            && bytes.iter().skip(2).all(u8::is_ascii_alphanumeric);
-        if prefix_ok {
-            Ok(VatId(id))
-        } else {
-            Err(Error::validation(
-                "vat_id",
-                ReasonCode::VatIdInvalid,
-                "must be a country prefix followed by 2 to 13 letters or digits",
-            ))
-        }
-    }
-
-    /// The normalised id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The EU member state that issued the id (`EL` is Greece), if the prefix is one.
-    pub fn eu_country(&self) -> Option<Country> {
-        let prefix = self.0.get(..2)?;
-        let alpha2 = if prefix == "EL" { "GR" } else { prefix };
-        Country::parse(alpha2).ok().filter(Country::is_eu)
-    }
-}
-
-impl fmt::Display for VatId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl fmt::Debug for VatId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VatId({})", self.0)
-    }
-}
-impl TryFrom<String> for VatId {
-    type Error = Error;
-    fn try_from(raw: String) -> Result<Self> {
-        Self::parse(&raw)
-    }
-}
-impl From<VatId> for String {
-    fn from(value: VatId) -> String {
-        value.0
-    }
-}
-
 /// The seller of the configuration: name, country and VAT id (DESIGN §1). Its country decides
 /// reverse charge (ORD-2).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -744,7 +675,8 @@ mod tests {
         );
         assert_eq!(VatId::parse("CHE123456789").unwrap().eu_country(), None);
         assert_eq!(VatId::parse("GB123456789").unwrap().eu_country(), None);
-        for bad in ["", "DE", "D1234", "12345678", "DE12345678901234"] {
+        assert_eq!(VatId::parse("").unwrap_err().reason(), ReasonCode::Required);
+        for bad in ["DE", "D1234", "12345678", "DE12345678901234"] {
             assert_eq!(
                 VatId::parse(bad).unwrap_err().reason(),
                 ReasonCode::VatIdInvalid,

@@ -179,6 +179,17 @@ impl VatId {
     pub fn is_eu(&self) -> bool {
         EU_VAT_PREFIXES.contains(&self.prefix())
     }
+
+    /// The EU member state that issued the id (`EL` is Greece), if the prefix is one. `XI`
+    /// (Northern Ireland) gives `None`: it belongs to the EU VAT area for goods only, and the
+    /// reverse charge of ORD-2 is decided per member state.
+    pub fn eu_country(&self) -> Option<Country> {
+        let alpha2 = match self.prefix() {
+            "EL" => "GR",
+            other => other,
+        };
+        Country::parse(alpha2).ok().filter(Country::is_eu)
+    }
 }
 
 impl fmt::Display for VatId {

@@ -189,8 +189,6 @@ reason_codes! {
     UnknownSku = "unknown_sku",
     /// The same SKU appears twice (in a catalogue or in one order).
     DuplicateSku = "duplicate_sku",
-    /// Not a well-formed VAT identification number.
-    VatIdInvalid = "vat_id_invalid",
     /// A card number (PAN) was sent where only a gateway token is accepted (PAY-1).
     CardNumberNotAccepted = "card_number_not_accepted",
     /// The card's expiry month has passed (PAY-1).

@@ -3,8 +3,9 @@
 
 use rust_decimal::Decimal;
 
-use crate::catalogue::{Catalogue, Seller, Sku, VatId};
+use crate::catalogue::{Catalogue, Seller, Sku};
 use crate::contact::Country;
+use crate::customer::VatId;
 use crate::error::{Error, ReasonCode, Result};
 use crate::money::{Currency, Money};
 
