@@ -1044,30 +1044,139 @@ pub fn month_period_in(
     now: OffsetDateTime,
     zone: &dyn ZoneOffsets,
 ) -> Result<(OffsetDateTime, OffsetDateTime)> {
-    let out_of_range = || {
-        Error::validation(
-            "now",
-            ReasonCode::OutOfRange,
-            "is outside the supported calendar",
-        )
-    };
-    let local = now
-        .checked_to_offset(zone.offset_at(now))
-        .ok_or_else(out_of_range)?;
-    let first =
-        Date::from_calendar_date(local.year(), local.month(), 1).map_err(|_| out_of_range())?;
-    let (next_year, next_month) = match local.month() {
-        Month::December => (
-            local.year().checked_add(1).ok_or_else(out_of_range)?,
-            Month::January,
-        ),
-        m => (local.year(), m.next()),
-    };
-    let next_first =
-        Date::from_calendar_date(next_year, next_month, 1).map_err(|_| out_of_range())?;
-    let start = local_midnight(first, zone);
-    let end = local_midnight(next_first, zone);
-    Ok((start, end))
+    MonthPeriod::containing_in(now, zone)
+        .and_then(|period| period.bounds_in(zone))
+        .map_err(|e| e.within("now"))
+}
+
+/// A calendar month in the configured time zone: the period of the monthly limits (ACC-5).
+/// Its text form is `YYYY-MM`.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct MonthPeriod {
+    year: i32,
+    month: u8,
+}
+
+impl MonthPeriod {
+    /// The month `month` (1..=12) of `year` (1..=9999).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on field `period` with `OutOfRange`.
+    pub fn new(year: i32, month: u8) -> Result<Self> {
+        if !(1..=12).contains(&month) || !(1..=9999).contains(&year) {
+            return Err(Error::validation(
+                "period",
+                ReasonCode::OutOfRange,
+                "is not a month of the years 1 to 9999",
+            ));
+        }
+        Ok(MonthPeriod { year, month })
+    }
+
+    /// The month that contains `at` in the time zone whose offset at `at` is `offset`. Months
+    /// begin on the first at midnight local time (ACC-5).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on field `period` with `OutOfRange` when `at` is outside the years
+    /// 1 to 9999 in that offset.
+    pub fn containing(at: OffsetDateTime, offset: UtcOffset) -> Result<Self> {
+        let local = at.checked_to_offset(offset).ok_or_else(|| {
+            Error::validation("period", ReasonCode::OutOfRange, "is out of range")
+        })?;
+        MonthPeriod::new(local.year(), u8::from(local.month()))
+    }
+
+    /// As [`MonthPeriod::containing`], in a zone whose offset changes (daylight saving time).
+    ///
+    /// # Errors
+    /// As [`MonthPeriod::containing`].
+    pub fn containing_in(at: OffsetDateTime, zone: &dyn ZoneOffsets) -> Result<Self> {
+        Self::containing(at, zone.offset_at(at))
+    }
+
+    /// The month as the half-open interval `[start, end)`: local midnight on its first day to
+    /// local midnight on the first of the next month, in `zone`.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] with `OutOfRange` for December 9999 (no next month).
+    pub fn bounds_in(self, zone: &dyn ZoneOffsets) -> Result<(OffsetDateTime, OffsetDateTime)> {
+        let out_of_range = || {
+            Error::validation(
+                "period",
+                ReasonCode::OutOfRange,
+                "is outside the supported calendar",
+            )
+        };
+        let month = Month::try_from(self.month).map_err(|_| out_of_range())?;
+        let first = Date::from_calendar_date(self.year, month, 1).map_err(|_| out_of_range())?;
+        let (next_year, next_month) = match month {
+            Month::December => (
+                self.year.checked_add(1).ok_or_else(out_of_range)?,
+                Month::January,
+            ),
+            m => (self.year, m.next()),
+        };
+        let next_first =
+            Date::from_calendar_date(next_year, next_month, 1).map_err(|_| out_of_range())?;
+        Ok((
+            local_midnight(first, zone),
+            local_midnight(next_first, zone),
+        ))
+    }
+
+    /// Parses `YYYY-MM`.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on field `period` with `InvalidFormat` or `OutOfRange`.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let bad = || Error::validation("period", ReasonCode::InvalidFormat, "is not YYYY-MM");
+        let (y, m) = raw.trim().split_once('-').ok_or_else(bad)?;
+        if y.len() != 4 || m.len() != 2 || !(y.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let year: i32 = y.parse().map_err(|_| bad())?;
+        let month: u8 = m.parse().map_err(|_| bad())?;
+        MonthPeriod::new(year, month)
+    }
+
+    /// The year.
+    pub const fn year(self) -> i32 {
+        self.year
+    }
+
+    /// The month, 1..=12.
+    pub const fn month(self) -> u8 {
+        self.month
+    }
+}
+
+impl fmt::Display for MonthPeriod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl fmt::Debug for MonthPeriod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MonthPeriod({self})")
+    }
+}
+
+impl TryFrom<String> for MonthPeriod {
+    type Error = Error;
+    fn try_from(raw: String) -> Result<Self> {
+        MonthPeriod::parse(&raw)
+    }
+}
+
+impl From<MonthPeriod> for String {
+    fn from(value: MonthPeriod) -> String {
+        value.to_string()
+    }
 }
 
 /// Local midnight of `date` in `zone`: take the offset valid around that instant, then re-check

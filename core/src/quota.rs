@@ -12,6 +12,7 @@
 //! in MB of [`BYTES_PER_MB`] bytes.
 //!
 //! ```
+//! use selfcare_core::customer::MonthPeriod;
 //! use selfcare_core::ids::SimId;
 //! use selfcare_core::numbers::Iccid;
 //! use selfcare_core::quota::*;
@@ -36,8 +37,9 @@
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
+use crate::customer::MonthPeriod;
 use crate::error::{Error, ReasonCode, Result};
 use crate::ids::SimId;
 use crate::numbers::Iccid;
@@ -255,98 +257,6 @@ impl UsageRecord {
             VolumeKind::Data => self.data_bytes,
             VolumeKind::Sms => self.sms,
         }
-    }
-}
-
-/// A calendar month in the configured time zone: the period of the monthly limits (ACC-5).
-/// Its text form is `YYYY-MM`.
-#[derive(
-    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "String", into = "String")]
-pub struct MonthPeriod {
-    year: i32,
-    month: u8,
-}
-
-impl MonthPeriod {
-    /// The month `month` (1..=12) of `year` (1..=9999).
-    ///
-    /// # Errors
-    /// [`Error::Validation`] on field `period` with `OutOfRange`.
-    pub fn new(year: i32, month: u8) -> Result<Self> {
-        if !(1..=12).contains(&month) || !(1..=9999).contains(&year) {
-            return Err(Error::validation(
-                "period",
-                ReasonCode::OutOfRange,
-                "is not a month of the years 1 to 9999",
-            ));
-        }
-        Ok(MonthPeriod { year, month })
-    }
-
-    /// The month that contains `at` in the time zone whose offset at `at` is `offset`. Months
-    /// begin on the first at midnight local time (ACC-5).
-    ///
-    /// # Errors
-    /// [`Error::Validation`] on field `period` with `OutOfRange` when `at` is outside the years
-    /// 1 to 9999 in that offset.
-    pub fn containing(at: OffsetDateTime, offset: UtcOffset) -> Result<Self> {
-        let local = at.checked_to_offset(offset).ok_or_else(|| {
-            Error::validation("period", ReasonCode::OutOfRange, "is out of range")
-        })?;
-        MonthPeriod::new(local.year(), u8::from(local.month()))
-    }
-
-    /// Parses `YYYY-MM`.
-    ///
-    /// # Errors
-    /// [`Error::Validation`] on field `period` with `InvalidFormat` or `OutOfRange`.
-    pub fn parse(raw: &str) -> Result<Self> {
-        let bad = || Error::validation("period", ReasonCode::InvalidFormat, "is not YYYY-MM");
-        let (y, m) = raw.trim().split_once('-').ok_or_else(bad)?;
-        if y.len() != 4 || m.len() != 2 || !(y.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit())
-        {
-            return Err(bad());
-        }
-        let year: i32 = y.parse().map_err(|_| bad())?;
-        let month: u8 = m.parse().map_err(|_| bad())?;
-        MonthPeriod::new(year, month)
-    }
-
-    /// The year.
-    pub const fn year(self) -> i32 {
-        self.year
-    }
-
-    /// The month, 1..=12.
-    pub const fn month(self) -> u8 {
-        self.month
-    }
-}
-
-impl fmt::Display for MonthPeriod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}", self.year, self.month)
-    }
-}
-
-impl fmt::Debug for MonthPeriod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MonthPeriod({self})")
-    }
-}
-
-impl TryFrom<String> for MonthPeriod {
-    type Error = Error;
-    fn try_from(raw: String) -> Result<Self> {
-        MonthPeriod::parse(&raw)
-    }
-}
-
-impl From<MonthPeriod> for String {
-    fn from(value: MonthPeriod) -> String {
-        value.to_string()
     }
 }
 
