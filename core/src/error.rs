@@ -175,6 +175,19 @@ reason_codes! {
     HostKeyLength = "host_key_length",
 
     // -- addresses (ADDR-*); helper section --
+    /// A billing address must carry the organisation's company name and billing country
+    /// (ADDR-4, ACC-1); only support can change them.
+    BillingAddressLegalField = "billing_address_legal_field",
+    /// The last billing address cannot be deleted or stop being a billing address (ADDR-4).
+    LastBillingAddress = "last_billing_address",
+    /// An address-book entry with this id already exists.
+    AddressIdTaken = "address_id_taken",
+    /// The address book already holds as many entries as it may.
+    AddressBookFull = "address_book_full",
+    /// The address is not used for the kind (billing or shipping) it was to be the default of.
+    AddressUsageMismatch = "address_usage_mismatch",
+    /// Stored address-book entries break an invariant (duplicate id, two defaults, ...).
+    AddressBookInconsistent = "address_book_inconsistent",
 
     // -- orders, payments (ORD-*, PAY-*, TOP-1); helper section --
     /// An order status change the state machine does not allow (ORD-1).
