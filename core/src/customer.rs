@@ -31,8 +31,9 @@ use crate::contact::{Country, Email, Language};
 use crate::error::{Error, ReasonCode, Result, text_field};
 use crate::ids::OrgId;
 
-/// Longest company or person name accepted.
-pub const NAME_MAX: usize = 200;
+/// Longest company or person name accepted: the name is printed on every billing address
+/// (ADDR-4), so it can be no longer than an address's company and name fields (ADDR-1).
+pub const NAME_MAX: usize = crate::address::COMPANY_MAX;
 /// Longest justification staff can give for a legal-field change (ACC-1).
 pub const LEGAL_REASON_MAX: usize = 500;
 /// Most additional contact e-mail addresses per customer (ACC-3).
@@ -1213,6 +1214,47 @@ mod tests {
             now(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn acc_1_company_name_fits_every_billing_address() {
+        let named = |name: String| {
+            Customer::create(
+                OrgId::new(now(), [3; 10]),
+                &NewCustomer {
+                    kind: NewCustomerKind::Business {
+                        company_name: name,
+                        vat_id: None,
+                    },
+                    main_contact: "a@example.com".into(),
+                    billing_country: "DE".into(),
+                    language: None,
+                },
+                now(),
+            )
+        };
+        let longest = "ש".repeat(crate::address::COMPANY_MAX);
+        let customer = named(longest.clone()).unwrap();
+        let company = customer.company_name().map(LegalName::as_str);
+        assert_eq!(company, Some(longest.as_str()));
+        // The same name must pass the billing-address check of ADDR-4.
+        let address = crate::address::PostalAddress::parse(&crate::address::AddressInput {
+            name: "Accounts".into(),
+            company: Some(longest.clone()),
+            street: "Main".into(),
+            postal_code: "10115".into(),
+            city: "Berlin".into(),
+            country: "DE".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(
+            crate::address::check_billing_address(&address, company, customer.billing_country())
+                .is_ok()
+        );
+        let err = named("ש".repeat(crate::address::COMPANY_MAX + 1)).unwrap_err();
+        assert_eq!(err.reason(), ReasonCode::TooLong);
+        assert_eq!(err.field(), Some("company_name"));
     }
 
     fn individual() -> Customer {
