@@ -28,6 +28,7 @@ pub mod address;
 pub mod audit;
 pub mod catalogue;
 pub mod contact;
+mod crockford;
 pub mod customer;
 pub mod digest;
 pub mod error;
