@@ -44,10 +44,10 @@ use std::fmt;
 
 use hmac::{Hmac, KeyInit, Mac as _};
 use secrecy::{ExposeSecret, ExposeSecretMut, SecretBox};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use sha2::Sha256;
 use time::OffsetDateTime;
 
+use crate::digest::Sha256Digest;
 use crate::error::{Error, ReasonCode, Result, text_field};
 use crate::ids::{ApiClientId, AuditEntryId, OrgId, UserId};
 use crate::roles::Channel;
@@ -116,25 +116,25 @@ impl fmt::Debug for HostKey {
 }
 
 /// An HMAC-SHA256 value of the chain. Compared in constant time; shown and serialised as
-/// lower-case hex.
-#[derive(Clone, Copy, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Mac([u8; 32]);
+/// lower-case hex. A distinct type from other digests, so a MAC is never compared with a hash.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Mac(Sha256Digest);
 
 impl Mac {
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+        self.0.as_bytes()
     }
 
     /// Wraps raw bytes (from a store).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Mac(bytes)
+        Mac(Sha256Digest::from_bytes(bytes))
     }
 
     /// Lower-case hex.
     pub fn to_hex(&self) -> String {
-        hex(&self.0)
+        self.0.to_hex()
     }
 
     /// Parses 64 hex digits.
@@ -142,17 +142,10 @@ impl Mac {
     /// # Errors
     /// [`Error::Validation`] on `mac` with `InvalidFormat`.
     pub fn from_hex(raw: &str) -> Result<Self> {
-        unhex32(raw.trim()).map(Mac).ok_or_else(|| {
-            Error::validation("mac", ReasonCode::InvalidFormat, "must be 64 hex digits")
-        })
+        Sha256Digest::parse_hex_field("mac", raw).map(Mac)
     }
 }
 
-impl PartialEq for Mac {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
-    }
-}
 impl fmt::Debug for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Mac({})", self.to_hex())
@@ -163,65 +156,9 @@ impl fmt::Display for Mac {
         f.write_str(&self.to_hex())
     }
 }
-impl TryFrom<String> for Mac {
-    type Error = Error;
-    fn try_from(raw: String) -> Result<Self> {
-        Mac::from_hex(&raw)
-    }
-}
-impl From<Mac> for String {
-    fn from(value: Mac) -> String {
-        value.to_hex()
-    }
-}
 
 /// A SHA-256 digest of an entry's personal values.
-#[derive(Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PersonalHash([u8; 32]);
-
-impl fmt::Debug for PersonalHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PersonalHash({})", hex(&self.0))
-    }
-}
-impl TryFrom<String> for PersonalHash {
-    type Error = Error;
-    fn try_from(raw: String) -> Result<Self> {
-        unhex32(raw.trim()).map(PersonalHash).ok_or_else(|| {
-            Error::validation("hash", ReasonCode::InvalidFormat, "must be 64 hex digits")
-        })
-    }
-}
-impl From<PersonalHash> for String {
-    fn from(value: PersonalHash) -> String {
-        hex(&value.0)
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
-fn unhex32(raw: &str) -> Option<[u8; 32]> {
-    let digits = raw.as_bytes();
-    if digits.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        let hi = char::from(*pair.first()?).to_digit(16)?;
-        let lo = char::from(*pair.get(1)?).to_digit(16)?;
-        *byte = u8::try_from(hi * 16 + lo).ok()?;
-    }
-    Some(out)
-}
+pub type PersonalHash = Sha256Digest;
 
 // ---------------------------------------------------------------------------------------------
 // Event vocabulary
@@ -886,7 +823,7 @@ impl PersonalValues {
                     enc.str(field.as_str());
                     enc.str(value);
                 }
-                PersonalHash(Sha256::digest(enc.finish()).into())
+                Sha256Digest::of(&enc.finish())
             }
         }
     }
@@ -1133,8 +1070,8 @@ impl AuditChain {
             None => mac.update(&[0]),
         }
         mac.update(&event.canonical_bytes(seq));
-        mac.update(&event.personal.hash().0);
-        Mac(mac.finalize().into_bytes().into())
+        mac.update(event.personal.hash().as_bytes());
+        Mac::from_bytes(mac.finalize().into_bytes().into())
     }
 
     /// Appends `event` after `head`: the new entry and the new head.

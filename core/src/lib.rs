@@ -22,12 +22,15 @@
 //! | [`quota`] | TOP-2, TOP-3, ACC-5 (monthly limit reached) |
 //! | [`tickets`] | TKT-1, TKT-2 |
 //! | [`audit`] | AUD-1 |
+//! | [`digest`] | SHA-256 digests shared by tokens, audit, orders (hex, constant-time equality) |
 
 pub mod address;
 pub mod audit;
 pub mod catalogue;
 pub mod contact;
+mod crockford;
 pub mod customer;
+pub mod digest;
 pub mod error;
 pub mod export;
 pub mod ids;

@@ -992,6 +992,12 @@ mod tests {
         Iccid::from_payload(&format!("8997200{n:011}")).unwrap()
     }
 
+    /// A requested swap of `p` to `sim(2)`, the provisioning id drawn from `seed`.
+    fn swap_to_sim_2(p: &mut Plan, seed: u8) -> SwapRequest {
+        let id = ProvisioningId::new(NOW, [seed; 10]);
+        SwapRequest::request(p, id, sim(2).as_str(), false, NOW, TODAY).unwrap()
+    }
+
     fn plan(start: Date, end: Date) -> Plan {
         Plan::new(
             PlanId::new(NOW, [1; 10]),
@@ -1185,29 +1191,13 @@ mod tests {
     #[test]
     fn plan_2_failed_or_timed_out_swap_keeps_old_sim() {
         let mut p = plan(date!(2025 - 03 - 01), date!(2025 - 03 - 20));
-        let mut swap = SwapRequest::request(
-            &mut p,
-            ProvisioningId::new(NOW, [9; 10]),
-            sim(2).as_str(),
-            false,
-            NOW,
-            TODAY,
-        )
-        .unwrap();
+        let mut swap = swap_to_sim_2(&mut p, 9);
         swap.start_provisioning().unwrap();
         swap.fail(&mut p).unwrap();
         assert_eq!(p.sim(), &sim(1));
         assert_eq!(p.pending_swap(), None);
 
-        let mut swap = SwapRequest::request(
-            &mut p,
-            ProvisioningId::new(NOW, [8; 10]),
-            sim(2).as_str(),
-            false,
-            NOW,
-            TODAY,
-        )
-        .unwrap();
+        let mut swap = swap_to_sim_2(&mut p, 8);
         swap.start_provisioning().unwrap();
         let early = NOW + Duration::minutes(59);
         assert!(!swap.is_due(early, DEFAULT_SWAP_TIMEOUT));
@@ -1263,15 +1253,7 @@ mod tests {
             date!(2025 - 04 - 01),
         )
         .unwrap();
-        let mut swap = SwapRequest::request(
-            &mut p,
-            ProvisioningId::new(NOW, [9; 10]),
-            sim(2).as_str(),
-            false,
-            NOW,
-            TODAY,
-        )
-        .unwrap();
+        let mut swap = swap_to_sim_2(&mut p, 9);
         swap.start_provisioning().unwrap();
         assert_eq!(swap.complete(&mut other).unwrap_err(), Error::NotFound);
         assert_eq!(other.sim(), &sim(5));
@@ -1301,15 +1283,7 @@ mod tests {
         }
         // Completing straight from Requested (network not asked yet) is refused.
         let mut p = plan(date!(2025 - 03 - 01), date!(2025 - 03 - 20));
-        let mut swap = SwapRequest::request(
-            &mut p,
-            ProvisioningId::new(NOW, [9; 10]),
-            sim(2).as_str(),
-            false,
-            NOW,
-            TODAY,
-        )
-        .unwrap();
+        let mut swap = swap_to_sim_2(&mut p, 9);
         assert_eq!(
             swap.complete(&mut p).unwrap_err(),
             Error::conflict(ReasonCode::SimSwapTransition)

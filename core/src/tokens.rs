@@ -22,12 +22,12 @@
 use std::fmt;
 use std::time::Duration;
 
+use data_encoding::BASE64URL_NOPAD;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use zeroize::Zeroize;
 
+use crate::digest::Sha256Digest;
 use crate::error::{Error, ReasonCode, Result};
 use crate::ids::ApiClientId;
 use crate::roles::Channel;
@@ -37,8 +37,6 @@ pub const TOKEN_BYTES: usize = 32;
 /// Characters of a token's text (unpadded base64url of [`TOKEN_BYTES`]).
 pub const TOKEN_CHARS: usize = 43;
 
-const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 /// An opaque secret token as handed to a user (in a link, a cookie, an API response). It never
 /// appears in `Debug` output and is zeroized on drop; store only its [`TokenHash`].
 #[derive(Clone)]
@@ -47,7 +45,7 @@ pub struct Token(SecretString);
 impl Token {
     /// A new token from 32 random bytes drawn by the caller from a CSPRNG.
     pub fn from_random(mut random: [u8; TOKEN_BYTES]) -> Self {
-        let text = base64url(&random);
+        let text = BASE64URL_NOPAD.encode(&random);
         random.zeroize();
         Token(SecretString::from(text))
     }
@@ -94,67 +92,47 @@ impl<'de> serde::Deserialize<'de> for Token {
     }
 }
 
-fn base64url(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    let symbol = |index: u32| char::from(BASE64URL[(index & 63) as usize]);
-    for chunk in bytes.chunks(3) {
-        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
-        let n = (b(0) << 16) | (b(1) << 8) | b(2);
-        out.push(symbol(n >> 18));
-        out.push(symbol(n >> 12));
-        if chunk.len() > 1 {
-            out.push(symbol(n >> 6));
-        }
-        if chunk.len() > 2 {
-            out.push(symbol(n));
-        }
-    }
-    out
-}
-
-fn base64url_index(c: u8) -> Option<u8> {
-    BASE64URL
-        .iter()
-        .position(|&s| s == c)
-        .and_then(|i| u8::try_from(i).ok())
-}
-
 /// 43 base64url characters whose last one carries no bits beyond the 256 (its low two bits are
 /// zero), i.e. exactly what [`Token::from_random`] produces.
 fn is_canonical_token(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == TOKEN_CHARS
-        && bytes.iter().all(|&c| base64url_index(c).is_some())
-        && bytes
-            .last()
-            .and_then(|&c| base64url_index(c))
-            .is_some_and(|i| i & 0b11 == 0)
+    if text.len() != TOKEN_CHARS {
+        return false;
+    }
+    // The decoder rejects non-zero trailing bits, so only the canonical text of 32 bytes passes.
+    match BASE64URL_NOPAD.decode(text.as_bytes()) {
+        Ok(mut bytes) => {
+            let canonical = bytes.len() == TOKEN_BYTES;
+            bytes.zeroize();
+            canonical
+        }
+        Err(_) => false,
+    }
 }
 
 /// SHA-256 of a token's text, the stored form of every token and secret. Equality is
 /// constant-time; it serialises as 64 lower-case hex digits. `Debug` shows a short prefix.
-#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TokenHash([u8; 32]);
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TokenHash(Sha256Digest);
 
 impl TokenHash {
     pub(crate) fn of_text(text: &str) -> Self {
-        TokenHash(Sha256::digest(text.as_bytes()).into())
+        TokenHash(Sha256Digest::of(text.as_bytes()))
     }
 
     /// Wraps stored hash bytes.
     pub const fn from_bytes(bytes: [u8; 32]) -> Self {
-        TokenHash(bytes)
+        TokenHash(Sha256Digest::from_bytes(bytes))
     }
 
     /// The 32 hash bytes.
     pub const fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+        self.0.as_bytes()
     }
 
     /// 64 lower-case hex digits.
     pub fn to_hex(&self) -> String {
-        hex(&self.0)
+        self.0.to_hex()
     }
 
     /// Parses 64 hex digits (either case).
@@ -162,13 +140,7 @@ impl TokenHash {
     /// # Errors
     /// [`Error::Validation`] on field `token_hash` with `InvalidFormat`.
     pub fn parse_hex(raw: &str) -> Result<Self> {
-        unhex32(raw.trim()).map(TokenHash).ok_or_else(|| {
-            Error::validation(
-                "token_hash",
-                ReasonCode::InvalidFormat,
-                "is not 64 hex digits",
-            )
-        })
+        Sha256Digest::parse_hex_field("token_hash", raw).map(TokenHash)
     }
 
     /// Whether `token` hashes to this value, compared in constant time.
@@ -177,22 +149,9 @@ impl TokenHash {
     }
 }
 
-impl PartialEq for TokenHash {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
-    }
-}
-impl Eq for TokenHash {}
-
-impl std::hash::Hash for TokenHash {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
-    }
-}
-
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenHash({}…)", hex(self.0.get(..4).unwrap_or(&[])))
+        write!(f, "TokenHash({}…)", self.0.short_hex())
     }
 }
 
@@ -200,47 +159,6 @@ impl fmt::Display for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
     }
-}
-
-impl TryFrom<String> for TokenHash {
-    type Error = Error;
-    fn try_from(raw: String) -> Result<Self> {
-        Self::parse_hex(&raw)
-    }
-}
-
-impl From<TokenHash> for String {
-    fn from(hash: TokenHash) -> String {
-        hash.to_hex()
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
-}
-
-fn unhex32(raw: &str) -> Option<[u8; 32]> {
-    let digits = raw.as_bytes();
-    if digits.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        let nibble = |c: u8| {
-            char::from(c)
-                .to_digit(16)
-                .and_then(|d| u8::try_from(d).ok())
-        };
-        let (hi, lo) = (pair.first().copied()?, pair.get(1).copied()?);
-        *byte = (nibble(hi)? << 4) | nibble(lo)?;
-    }
-    Some(out)
 }
 
 /// What a token is for. A token found under one kind is never accepted as another.
@@ -633,6 +551,7 @@ pub fn verify_api_secret(secret: &Token, stored: &TokenHash) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use sha2::{Digest, Sha256};
     use time::macros::datetime;
 
     const T0: OffsetDateTime = datetime!(2025-03-01 12:00 UTC);
@@ -665,13 +584,19 @@ mod tests {
     }
 
     #[test]
-    fn auth_2_base64url_matches_rfc_4648_vectors() {
-        assert_eq!(base64url(b""), "");
-        assert_eq!(base64url(b"f"), "Zg");
-        assert_eq!(base64url(b"fo"), "Zm8");
-        assert_eq!(base64url(b"foo"), "Zm9v");
-        assert_eq!(base64url(b"foob"), "Zm9vYg");
-        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    fn auth_2_token_text_is_unpadded_base64url() {
+        assert_eq!(Token::from_random([0; 32]).expose(), "A".repeat(43));
+        assert_eq!(
+            Token::from_random([0xff; 32]).expose(),
+            format!("{}8", "_".repeat(42))
+        );
+        // RFC 4648 §5: 62 and 63 are '-' and '_'.
+        let mut random = [0xfb; 32];
+        random[31] = 0xff;
+        assert_eq!(
+            Token::from_random(random).expose(),
+            format!("{}-_8", "-_v7".repeat(10))
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ use time::OffsetDateTime;
 use totp_rs::{Algorithm, Secret, Totp};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use crate::crockford;
 use crate::error::{Error, ReasonCode, Result, text_field};
 use crate::tokens::TokenHash;
 
@@ -205,8 +206,8 @@ pub const RECOVERY_CODE_CHARS: usize = 16;
 /// Random bytes [`generate_recovery_codes`] needs: one per character.
 pub const RECOVERY_RANDOM_BYTES: usize = RECOVERY_CODE_COUNT * RECOVERY_CODE_CHARS;
 
-/// Crockford's base32: no I, L, O or U, so codes read aloud or copied by hand survive.
-const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// Bytes a recovery code's symbols carry (5 bits each).
+const RECOVERY_CODE_BYTES: usize = RECOVERY_CODE_CHARS * 5 / 8;
 
 /// One recovery code as shown to the user once, grouped `XXXX-XXXX-XXXX-XXXX`. Never printed by
 /// `Debug`; store only [`RecoveryCode::hash`].
@@ -245,7 +246,7 @@ pub fn generate_recovery_codes(random: &[u8; RECOVERY_RANDOM_BYTES]) -> Vec<Reco
                 if i > 0 && i % 4 == 0 {
                     text.push('-');
                 }
-                text.push(char::from(CROCKFORD[usize::from(b & 31)]));
+                text.push(crockford::symbol(b));
             }
             RecoveryCode(SecretString::from(text))
         })
@@ -255,18 +256,11 @@ pub fn generate_recovery_codes(random: &[u8; RECOVERY_RANDOM_BYTES]) -> Vec<Reco
 /// The canonical form of a typed code: separators and spaces dropped, upper-cased, the
 /// look-alikes O→0 and I/L→1 mapped; `None` unless 16 Crockford characters remain.
 fn canonical_recovery_code(input: &str) -> Option<String> {
-    let mut out = String::with_capacity(RECOVERY_CODE_CHARS);
-    for c in input.chars() {
-        let c = match c.to_ascii_uppercase() {
-            '-' | ' ' | '\t' => continue,
-            'O' => '0',
-            'I' | 'L' => '1',
-            c if c.is_ascii() && CROCKFORD.contains(&(c as u8)) => c,
-            _ => return None,
-        };
-        out.push(c);
-    }
-    (out.chars().count() == RECOVERY_CODE_CHARS).then_some(out)
+    let mut bytes = crockford::decode(input)?;
+    // 16 symbols are exactly 10 bytes, so decoding and encoding again gives the canonical text.
+    let canonical = (bytes.len() == RECOVERY_CODE_BYTES).then(|| crockford::encode(&bytes));
+    bytes.zeroize();
+    canonical
 }
 
 /// Finds which stored, unused recovery code `input` is; compares against every hash in constant

@@ -3,10 +3,10 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
 use time::Date;
 
 use crate::contact::Language;
+use crate::digest::Sha256Digest;
 use crate::error::{Error, ReasonCode, Result, text_field};
 use crate::ids::{DocumentId, OrderId};
 use crate::money::Money;
@@ -213,7 +213,7 @@ impl From<InvoiceNumbering> for NumberingData {
 pub struct DocumentFile {
     media_type: String,
     size: u64,
-    sha256: String,
+    sha256: Sha256Digest,
 }
 
 impl DocumentFile {
@@ -240,11 +240,10 @@ impl DocumentFile {
                 "is not a PDF document",
             ));
         }
-        let digest: [u8; 32] = Sha256::digest(bytes).into();
         Ok(DocumentFile {
             media_type: "application/pdf".to_owned(),
             size: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
-            sha256: hex(&digest),
+            sha256: Sha256Digest::of(bytes),
         })
     }
 
@@ -256,20 +255,10 @@ impl DocumentFile {
     pub fn size(&self) -> u64 {
         self.size
     }
-    /// SHA-256 of the bytes, lower-case hex (for integrity checks on download).
-    pub fn sha256(&self) -> &str {
-        &self.sha256
+    /// SHA-256 of the bytes (for integrity checks on download); serialised as lower-case hex.
+    pub fn sha256(&self) -> Sha256Digest {
+        self.sha256
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// What an invoice is made from.
@@ -700,7 +689,8 @@ mod tests {
         );
         let f = pdf();
         assert_eq!(f.size(), 12);
-        assert_eq!(f.sha256().len(), 64);
+        assert_eq!(f.sha256(), Sha256Digest::of(b"%PDF-1.7\n..."));
+        assert_eq!(f.sha256().to_hex().len(), 64);
         assert_eq!(f.media_type(), "application/pdf");
     }
 }

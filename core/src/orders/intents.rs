@@ -3,13 +3,11 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
+use crate::digest::Sha256Digest;
 use crate::error::{Error, ReasonCode, Result};
 use crate::ids::{OrgId, SimId};
-
-use super::documents::hex;
 
 /// How long an attempt's lease on a pending intent protects it from being taken over.
 pub const LEASE: Duration = Duration::seconds(60);
@@ -121,8 +119,8 @@ impl fmt::Debug for GatewayKey {
 /// SHA-256 of a request's canonical JSON (object keys sorted, no insignificant whitespace), so
 /// the same request always gives the same fingerprint whatever the field order of its source.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct RequestFingerprint([u8; 32]);
+#[serde(transparent)]
+pub struct RequestFingerprint(Sha256Digest);
 
 impl RequestFingerprint {
     /// Fingerprints `request`.
@@ -140,14 +138,12 @@ impl RequestFingerprint {
         })?;
         let mut canonical = String::new();
         write_canonical(&value, &mut canonical);
-        Ok(RequestFingerprint(
-            Sha256::digest(canonical.as_bytes()).into(),
-        ))
+        Ok(RequestFingerprint(Sha256Digest::of(canonical.as_bytes())))
     }
 
     /// The digest in lower-case hex.
     pub fn to_hex(&self) -> String {
-        hex(&self.0)
+        self.0.to_hex()
     }
 }
 
@@ -191,28 +187,9 @@ impl fmt::Debug for RequestFingerprint {
 }
 impl TryFrom<String> for RequestFingerprint {
     type Error = Error;
+    /// Parses a stored fingerprint (64 hex digits); errors name the field `fingerprint`.
     fn try_from(raw: String) -> Result<Self> {
-        let bad = || {
-            Error::validation(
-                "fingerprint",
-                ReasonCode::InvalidFormat,
-                "is not 64 hex digits",
-            )
-        };
-        if raw.len() != 64 {
-            return Err(bad());
-        }
-        let mut out = [0u8; 32];
-        for (i, slot) in out.iter_mut().enumerate() {
-            let pair = raw.get(2 * i..2 * i + 2).ok_or_else(bad)?;
-            *slot = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
-        }
-        Ok(RequestFingerprint(out))
-    }
-}
-impl From<RequestFingerprint> for String {
-    fn from(value: RequestFingerprint) -> String {
-        value.to_hex()
+        Sha256Digest::parse_hex_field("fingerprint", &raw).map(RequestFingerprint)
     }
 }
 

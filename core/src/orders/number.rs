@@ -2,13 +2,11 @@
 
 use std::fmt;
 
+use crate::crockford;
 use crate::error::{Error, ReasonCode, Result};
 
-/// Crockford's base32 alphabet: no I, L, O or U, so a number read aloud or typed from paper
-/// survives the usual confusions.
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-/// Symbols in a number; 8 × 5 bits = 40 bits.
-const SYMBOLS: usize = 8;
+/// Bytes in a number; 5 × 8 = 40 bits, 8 Crockford symbols.
+const BYTES: usize = 5;
 
 /// An order number: 8 Crockford base32 symbols carrying 40 random bits, shown in two groups
 /// (`K7Q4-9XM2`). Guessing one of a million orders takes about half a million tries per hit,
@@ -43,44 +41,21 @@ impl OrderNumber {
     /// # Errors
     /// [`Error::Validation`] on field `order_number` with `Required` or `InvalidFormat`.
     pub fn parse(raw: &str) -> Result<Self> {
-        let mut bits = 0u64;
-        let mut count = 0usize;
-        for c in raw.trim().chars() {
-            if matches!(c, '-' | ' ') {
-                continue;
-            }
-            let value = symbol_value(c).ok_or_else(invalid)?;
-            count += 1;
-            if count > SYMBOLS {
-                return Err(invalid());
-            }
-            bits = (bits << 5) | u64::from(value);
-        }
-        match count {
-            0 => Err(Error::validation(
+        let bytes = crockford::decode(raw.trim()).ok_or_else(invalid)?;
+        match <[u8; BYTES]>::try_from(bytes.as_slice()) {
+            Ok(random) => Ok(OrderNumber::new(random)),
+            Err(_) if bytes.is_empty() => Err(Error::validation(
                 "order_number",
                 ReasonCode::Required,
                 "is required",
             )),
-            SYMBOLS => Ok(OrderNumber(bits)),
-            _ => Err(invalid()),
+            Err(_) => Err(invalid()),
         }
     }
 
     /// The 40 bits of the number.
     pub fn bits(self) -> u64 {
         self.0
-    }
-
-    fn symbols(self) -> [u8; SYMBOLS] {
-        let mut out = [b'0'; SYMBOLS];
-        for (i, slot) in out.iter_mut().enumerate() {
-            let shift = 5 * (SYMBOLS - 1 - i);
-            // The mask keeps the index below 32, inside the alphabet.
-            let index = ((self.0 >> shift) & 0x1f) as usize;
-            *slot = ALPHABET.get(index).copied().unwrap_or(b'0');
-        }
-        out
     }
 }
 
@@ -92,29 +67,12 @@ fn invalid() -> Error {
     )
 }
 
-fn symbol_value(c: char) -> Option<u8> {
-    let c = match c.to_ascii_uppercase() {
-        'I' | 'L' => '1',
-        'O' => '0',
-        other => other,
-    };
-    let byte = u8::try_from(c).ok()?;
-    ALPHABET
-        .iter()
-        .position(|a| *a == byte)
-        .and_then(|p| u8::try_from(p).ok())
-}
-
 impl fmt::Display for OrderNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.symbols();
-        let (a, b) = s.split_at(SYMBOLS / 2);
-        write!(
-            f,
-            "{}-{}",
-            String::from_utf8_lossy(a),
-            String::from_utf8_lossy(b)
-        )
+        let bytes = self.0.to_be_bytes();
+        let text = crockford::encode(bytes.get(bytes.len() - BYTES..).unwrap_or(&[]));
+        let (a, b) = text.split_at_checked(text.len() / 2).unwrap_or((&text, ""));
+        write!(f, "{a}-{b}")
     }
 }
 impl fmt::Debug for OrderNumber {
