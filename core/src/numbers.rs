@@ -182,6 +182,21 @@ impl Msisdn {
     /// # Errors
     /// As [`Msisdn::parse`].
     pub fn parse_field(field: &str, raw: &str) -> Result<Self> {
+        let e164 = Self::to_e164(field, raw)?;
+        // The metadata may drop digits it reads as a trunk prefix (`+44 (0)20…` is meant that
+        // way). Only a result that is its own E.164 form is accepted, so a stored number always
+        // parses back to itself (found by the msisdn fuzz target: `+(20000)44201900)`).
+        match Self::to_e164(field, &e164) {
+            Ok(again) if again == e164 => Ok(Msisdn(e164)),
+            _ => Err(Error::validation(
+                field,
+                ReasonCode::PhoneNumberInvalid,
+                "is ambiguous; please enter it in international format such as +49 170 1234567",
+            )),
+        }
+    }
+
+    fn to_e164(field: &str, raw: &str) -> Result<String> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(Error::validation(
@@ -282,7 +297,7 @@ impl Msisdn {
                 "has more than 15 digits",
             ));
         }
-        Ok(Msisdn(e164))
+        Ok(e164)
     }
 
     /// E.164 form with `+`.
@@ -425,6 +440,21 @@ mod tests {
         assert_eq!(
             Msisdn::parse_field("forward_to", "").unwrap_err().field(),
             Some("forward_to")
+        );
+    }
+
+    #[test]
+    fn sim_1_msisdn_accepts_only_numbers_that_parse_back_to_themselves() {
+        // The fuzzer's find: the metadata dropped digits and the result parsed differently.
+        for raw in ["+(20000)44201900)", "+44 (0)20 7946 0000"] {
+            if let Ok(n) = Msisdn::parse(raw) {
+                assert_eq!(Msisdn::parse(n.e164()).unwrap(), n, "{raw}");
+                assert_eq!(Msisdn::parse(n.digits()).unwrap(), n, "{raw}");
+            }
+        }
+        assert_eq!(
+            Msisdn::parse("+44 (0)20 7946 0000").unwrap().e164(),
+            "+442079460000"
         );
     }
 
