@@ -2270,106 +2270,96 @@ fn audit(rng: &mut TourRng, now: OffsetDateTime, customer: &Customer, order: &Or
     let owner = UserId::new(now, rng.bytes());
     let admin = UserId::new(now, rng.bytes());
     let user_target = AuditTarget::of("user", owner)?;
-    let mut event = |minutes: i64,
-                     actor: AuditActor,
-                     name: AuditEventName,
-                     target: AuditTarget,
-                     fields: &[&str],
-                     outcome: Outcome,
-                     reason: Option<ReasonCode>,
-                     note: Option<&str>,
-                     personal: &[(PersonalField, &str)]|
-     -> TourResult<AuditEvent> {
-        Ok(AuditEvent {
+    let salts: [[u8; 16]; 2] = [rng.bytes(), rng.bytes()];
+    // Every event starts as a plain success by a portal user; each one below says what differs.
+    let mut base =
+        |minutes: i64, actor: AuditActor, event: AuditEventName, target: AuditTarget| AuditEvent {
             id: AuditEntryId::new(now, rng.bytes()),
             at: now + Duration::minutes(minutes),
             org: Some(org),
             actor,
-            channel: match actor_channel(&name) {
-                Some(c) => c,
-                None => Channel::Portal,
-            },
-            event: name,
+            channel: Channel::Portal,
+            event,
             target,
-            changed_fields: FieldName::list(fields.iter().copied())?,
-            outcome,
-            reason,
-            note: note.map(AuditNote::parse).transpose()?,
-            personal: PersonalValues::new(rng.bytes(), personal.iter().copied())?,
-        })
-    };
+            changed_fields: Vec::new(),
+            outcome: Outcome::Success,
+            reason: None,
+            note: None,
+            personal: PersonalValues::none(),
+        };
+    let by_owner = AuditActor::User { id: owner };
+    let org_target = AuditTarget::of("org", org)?;
     let events = vec![
-        event(
-            0,
-            AuditActor::User { id: owner },
-            AuditEventName::CustomerRegistered,
-            AuditTarget::of("org", org)?,
-            &[],
-            Outcome::Success,
-            None,
-            None,
-            &[(PersonalField::Email, "billing@nordlicht-iot.de")],
-        )?,
-        event(
-            5,
-            AuditActor::Staff {
-                id: StaffId::parse("billing.anna")?,
-            },
-            AuditEventName::LegalFieldsChanged,
-            AuditTarget::of("org", org)?,
-            &["company_name"],
-            Outcome::Success,
-            None,
-            Some("Commercial register HRB 4711: conversion to an SE"),
-            &[],
-        )?,
-        event(
-            9,
-            AuditActor::User { id: owner },
-            AuditEventName::UserUpdated,
-            user_target.clone(),
-            &["email"],
-            Outcome::Success,
-            None,
-            None,
-            &[
-                (PersonalField::OldEmail, "jonas@nordlicht-iot.de"),
-                (PersonalField::NewEmail, "jonas.weber@nordlicht-iot.de"),
-            ],
-        )?,
-        event(
-            12,
-            AuditActor::User { id: admin },
-            AuditEventName::AuthzFail,
-            user_target,
-            &["password"],
-            Outcome::Denied,
-            Some(ReasonCode::AdminCannotSetOwnerPassword),
-            None,
-            &[],
-        )?,
-        event(
+        AuditEvent {
+            personal: PersonalValues::new(
+                salts[0],
+                [(PersonalField::Email, "billing@nordlicht-iot.de")],
+            )?,
+            ..base(
+                0,
+                by_owner.clone(),
+                AuditEventName::CustomerRegistered,
+                org_target.clone(),
+            )
+        },
+        AuditEvent {
+            channel: Channel::Staff,
+            changed_fields: FieldName::list(["company_name"])?,
+            note: Some(AuditNote::parse(
+                "Commercial register HRB 4711: conversion to an SE",
+            )?),
+            ..base(
+                5,
+                AuditActor::Staff {
+                    id: StaffId::parse("billing.anna")?,
+                },
+                AuditEventName::LegalFieldsChanged,
+                org_target,
+            )
+        },
+        AuditEvent {
+            changed_fields: FieldName::list(["email"])?,
+            personal: PersonalValues::new(
+                salts[1],
+                [
+                    (PersonalField::OldEmail, "jonas@nordlicht-iot.de"),
+                    (PersonalField::NewEmail, "jonas.weber@nordlicht-iot.de"),
+                ],
+            )?,
+            ..base(
+                9,
+                by_owner.clone(),
+                AuditEventName::UserUpdated,
+                user_target.clone(),
+            )
+        },
+        AuditEvent {
+            changed_fields: FieldName::list(["password"])?,
+            outcome: Outcome::Denied,
+            reason: Some(ReasonCode::AdminCannotSetOwnerPassword),
+            ..base(
+                12,
+                AuditActor::User { id: admin },
+                AuditEventName::AuthzFail,
+                user_target,
+            )
+        },
+        base(
             20,
-            AuditActor::User { id: owner },
+            by_owner,
             AuditEventName::OrderPlaced,
             AuditTarget::of("order", order.number)?,
-            &[],
-            Outcome::Success,
-            None,
-            None,
-            &[],
-        )?,
-        event(
-            30,
-            AuditActor::System,
-            AuditEventName::SimSwapCompleted,
-            AuditTarget::of("sim", Iccid::from_payload("897201000000000037")?)?,
-            &["sim"],
-            Outcome::Success,
-            None,
-            None,
-            &[],
-        )?,
+        ),
+        AuditEvent {
+            channel: Channel::Network,
+            changed_fields: FieldName::list(["sim"])?,
+            ..base(
+                30,
+                AuditActor::System,
+                AuditEventName::SimSwapCompleted,
+                AuditTarget::of("sim", Iccid::from_payload("897201000000000037")?)?,
+            )
+        },
     ];
     let mut head = ChainHead::GENESIS;
     let mut entries: Vec<AuditEntry> = Vec::new();
@@ -2427,12 +2417,4 @@ fn audit(rng: &mut TourRng, now: OffsetDateTime, customer: &Customer, order: &Or
         ),
     }
     Ok(())
-}
-
-fn actor_channel(name: &AuditEventName) -> Option<Channel> {
-    match name {
-        AuditEventName::LegalFieldsChanged => Some(Channel::Staff),
-        AuditEventName::SimSwapCompleted => Some(Channel::Network),
-        _ => None,
-    }
 }
