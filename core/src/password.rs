@@ -205,17 +205,51 @@ pub fn password_strength(password: &Password, context: &[&str]) -> PasswordStren
     password_strength_of(password.normalized().expose_secret(), context)
 }
 
+/// A password whose characters, once the user's own words are taken out, are fewer than this
+/// is "guessable from the user's own data" (AUTH-1) whatever zxcvbn scores it.
+const MIN_OWN_CHARS: usize = 6;
+
 fn password_strength_of(text: &str, context: &[&str]) -> PasswordStrength {
     let words = context_words(context);
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
     let entropy = zxcvbn::zxcvbn(text, &refs);
     let feedback = entropy.feedback();
-    PasswordStrength {
+    let mut strength = PasswordStrength {
         score: u8::from(entropy.score()),
         warning: feedback.and_then(|f| f.warning()).map(|w| w.to_string()),
         suggestions: feedback
             .map(|f| f.suggestions().iter().map(ToString::to_string).collect())
             .unwrap_or_default(),
+    };
+    // zxcvbn scores a concatenation of three context words (`JonasWeberNordlicht`) as strong
+    // as three unrelated ones; a password built from the user's own data is not.
+    if own_chars_left(text, &words) < MIN_OWN_CHARS && strength.score >= MIN_SCORE {
+        strength.score = MIN_SCORE - 1;
+        strength.warning =
+            Some("This password is made of your own name, e-mail address or company.".into());
+        strength.suggestions = vec!["Add a few words that have nothing to do with you.".into()];
+    }
+    strength
+}
+
+/// How many letters and digits remain of `text` after removing every occurrence of the context
+/// words (longest first, case-insensitively). `usize::MAX` when no context word occurs, so a
+/// short password unrelated to the user is left to zxcvbn alone.
+fn own_chars_left(text: &str, words: &[String]) -> usize {
+    let mut rest: String = text.nfc().collect::<String>().to_lowercase();
+    let mut sorted: Vec<&String> = words.iter().collect();
+    sorted.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+    let mut found = false;
+    for word in sorted {
+        if rest.contains(word.as_str()) {
+            found = true;
+            rest = rest.replace(word.as_str(), " ");
+        }
+    }
+    if found {
+        rest.chars().filter(|c| c.is_alphanumeric()).count()
+    } else {
+        usize::MAX
     }
 }
 
@@ -588,6 +622,34 @@ mod tests {
         assert!(
             check_new_password(&mail, false, &["xanthoparmelia.qwyrtz2@acme.example"]).is_err()
         );
+    }
+
+    #[test]
+    fn auth_1_password_made_of_own_data_is_refused_even_when_zxcvbn_scores_it_3() {
+        let context = [
+            "Jonas Weber",
+            "jonas.weber@nordlicht.example",
+            "Nordlicht IoT GmbH",
+        ];
+        for own in [
+            "JonasWeberNordlicht",
+            "nordlicht-iot-2026",
+            "Weber.Jonas.Nordlicht!",
+            "NORDLICHTjonas1990",
+        ] {
+            let err = check_new_password(&Password::new(own), false, &context).unwrap_err();
+            assert_eq!(err.reason(), ReasonCode::PasswordTooWeak, "{own}");
+            assert!(
+                !err.to_string().contains(own),
+                "the message must not echo the password"
+            );
+            assert!(password_strength(&Password::new(own), &context).score < MIN_SCORE);
+        }
+        // The user's own words inside an otherwise strong passphrase are fine.
+        let mixed = "jonas rides a purple tractor through fog";
+        assert!(check_new_password(&Password::new(mixed), false, &context).is_ok());
+        // Without context the same words are just words.
+        assert_eq!(own_chars_left("JonasWeberNordlicht", &[]), usize::MAX);
     }
 
     #[test]
