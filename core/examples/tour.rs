@@ -67,7 +67,7 @@ use selfcare_core::plans::{
 use selfcare_core::policy::{
     Access, Action, Actor, Decision, EmailChangeEffect, StaffAction, StaffActor, TargetUser,
     UserChange, authorize_legal_field_change, decide, decide_login, decide_on_user, decide_staff,
-    email_change_effect, permission_table, reason_text,
+    email_change_effect, permission_table,
 };
 use selfcare_core::quota::{
     BYTES_PER_MB, DEFAULT_THRESHOLDS, MonthlyLimits, MonthlyUsage, QuotaState, SentMarks,
@@ -147,13 +147,11 @@ fn describe(error: &Error) -> String {
             reason,
             message,
         } => format!("ImmutableField on `{field}` [{reason}]: {message}"),
-        Error::PermissionDenied { reason } => match reason_text(*reason) {
-            // The policy's texts cover its own reasons; other modules' denials carry no text.
-            "The request was refused." => format!("PermissionDenied [{reason}]"),
-            text => format!("PermissionDenied [{reason}]: {text}"),
-        },
+        Error::PermissionDenied { reason } => {
+            format!("PermissionDenied [{reason}]: {}", reason.text())
+        }
         Error::NotFound => "NotFound (the same answer as for something that does not exist)".into(),
-        Error::Conflict { reason } => format!("Conflict [{reason}]"),
+        Error::Conflict { reason } => format!("Conflict [{reason}]: {}", reason.text()),
         Error::Throttled { retry_after } => {
             format!("Throttled: retry after {} s", retry_after.as_secs())
         }
@@ -194,7 +192,7 @@ fn decision(asked: impl Display, d: Decision, expected: ReasonCode) -> TourResul
         Err(e) => println!(
             "  ✗ {asked}: denied [{}] {} → {}",
             d.reason(),
-            reason_text(d.reason()),
+            d.reason().text(),
             match e {
                 Error::NotFound => "NotFound".to_owned(),
                 Error::Conflict { .. } => "Conflict".to_owned(),

@@ -274,6 +274,276 @@ reason_codes! {
     InternalNoteStaffOnly = "internal_note_staff_only",
 }
 
+impl ReasonCode {
+    /// One sentence of English explaining the code to the person who made the request, e.g.
+    /// "An Admin cannot set or reset the password of an Owner, Admin or User; they change it
+    /// themselves." for `admin_cannot_set_owner_password`.
+    ///
+    /// Every code has its own text, written here and nowhere else; the `match` has no
+    /// catch-all arm, so a new code does not compile until it has one. The texts name no
+    /// particular value (no placeholders), so they suit any field or object the code is
+    /// reported for; an [`Error::Validation`] also carries a message about the value itself.
+    /// `other_organisation` reads exactly like `not_found` (USR-5: a probe across
+    /// organisations learns nothing). Hosts that show other languages translate by
+    /// [`ReasonCode::as_str`].
+    pub const fn text(self) -> &'static str {
+        match self {
+            // -- general --
+            ReasonCode::Allowed => "The action is allowed.",
+            ReasonCode::Required => "A required value is missing.",
+            ReasonCode::TooLong => "The value is longer than this field allows.",
+            ReasonCode::TooShort => "The value is shorter than this field allows.",
+            ReasonCode::InvalidFormat => {
+                "The value has characters or a form that this field does not accept."
+            }
+            ReasonCode::OutOfRange => "The value is outside the range this field accepts.",
+            ReasonCode::ControlCharacters => {
+                "The value contains control characters, which this field does not accept."
+            }
+            ReasonCode::OtherOrganisation | ReasonCode::NotFound => {
+                "The requested item does not exist."
+            }
+            ReasonCode::StaleVersion => {
+                "The data was changed by someone else after you loaded it; reload it and try again."
+            }
+            ReasonCode::TooManyAttempts => {
+                "There were too many attempts; wait and try again later."
+            }
+
+            // -- identifiers and contact data --
+            ReasonCode::IccidPrefix => "An ICCID (SIM card number) must start with 89.",
+            ReasonCode::IccidCheckDigit => {
+                "The ICCID's last digit does not match the others; check the SIM card number for typing errors."
+            }
+            ReasonCode::IccidLength => "An ICCID (SIM card number) must have 19 or 20 digits.",
+            ReasonCode::ImsiLength => "An IMSI must have exactly 15 digits.",
+            ReasonCode::PhoneNumberInvalid => {
+                "The phone number cannot be read; enter it in international form, with + and the country code."
+            }
+            ReasonCode::PhoneNumberCountryCode => {
+                "The phone number starts with a country calling code that does not exist."
+            }
+            ReasonCode::PhoneNumberLength => {
+                "The phone number has too many or too few digits for its country."
+            }
+            ReasonCode::EmailInvalid => "The e-mail address is not valid.",
+            ReasonCode::CountryUnknown => {
+                "The country is not a known two-letter ISO 3166-1 country code."
+            }
+            ReasonCode::LanguageUnsupported => "This language is not supported here.",
+            ReasonCode::CurrencyInvalid => {
+                "The currency is not an ISO 4217 currency code with a minor unit."
+            }
+            ReasonCode::CurrencyMismatch => "Amounts in different currencies cannot be combined.",
+            ReasonCode::AmountInvalid => {
+                "The amount is not valid: it cannot be represented, or the totals do not add up."
+            }
+
+            // -- users, roles, policy --
+            ReasonCode::RoleLacksPermission => "The role does not include this permission.",
+            ReasonCode::ChannelNotAllowed => "This is not available through this channel.",
+            ReasonCode::ApiUserPortalForbidden => {
+                "API users have no portal login; they use the API with their client id and secret."
+            }
+            ReasonCode::AdminCannotSetOwnerPassword => {
+                "An Admin cannot set or reset the password of an Owner, Admin or User; they change it themselves."
+            }
+            ReasonCode::PasswordChangedOnlyByUser => {
+                "The password of an Owner, Admin or User can only be changed by that user."
+            }
+            ReasonCode::AdminCannotAdministerOwner => {
+                "An Admin cannot change an Owner's role or remove an Owner; provider staff can."
+            }
+            ReasonCode::AdminCannotAdministerAdmin => {
+                "An Admin cannot change another Admin's role or remove an Admin; an Owner can."
+            }
+            ReasonCode::AdminCannotGrantRole => {
+                "An Admin can grant only the roles User, Read-only user and API user."
+            }
+            ReasonCode::LastOwner => "The organisation must keep at least one Owner.",
+            ReasonCode::OwnSecretResetForbidden => {
+                "Change your own password in your profile, with your current password."
+            }
+            ReasonCode::SecondFactorEnrolmentRequired => {
+                "Your organisation requires a second factor; set up an authenticator app first."
+            }
+            ReasonCode::StaffRoleLacksPermission => {
+                "None of the staff member's roles includes this permission."
+            }
+            ReasonCode::OtherDepartment => {
+                "This ticket belongs to a department the staff member does not serve."
+            }
+            ReasonCode::DepartmentRequired => {
+                "The ticket's department is needed to decide this, and none was given."
+            }
+
+            // -- credentials, tokens, TOTP --
+            ReasonCode::PasswordTooShort => {
+                "The new password is shorter than the password policy allows."
+            }
+            ReasonCode::PasswordTooLong => "The new password is longer than 128 characters.",
+            ReasonCode::PasswordTooWeak => {
+                "The new password is too common or too easy to guess; choose a longer or less predictable one."
+            }
+            ReasonCode::TokenInvalid => "The link or token is not valid.",
+            ReasonCode::TokenUsed => "The link or token has already been used.",
+            ReasonCode::TokenExpired => "The link or token has expired; request a new one.",
+            ReasonCode::SessionIdleTimeout => {
+                "The session ended because it was inactive for too long; log in again."
+            }
+            ReasonCode::SessionAbsoluteTimeout => {
+                "The session reached its maximum lifetime and ended; log in again."
+            }
+            ReasonCode::TotpCodeInvalid => "The code from the authenticator app is not valid.",
+            ReasonCode::TotpCodeReused => {
+                "This authenticator code was already used; wait for the next code."
+            }
+            ReasonCode::RecoveryCodeInvalid => {
+                "The recovery code is not valid or has already been used."
+            }
+
+            // -- customers, notifications, audit --
+            ReasonCode::LegalFieldImmutable => {
+                "The company name and billing country cannot be changed here for legal reasons; please contact support."
+            }
+            ReasonCode::LegalChangeEmpty => {
+                "The change names neither a new company name nor a new billing country."
+            }
+            ReasonCode::NotABusiness => {
+                "This applies only to business customers, and the customer is an individual."
+            }
+            ReasonCode::NotAnIndividual => {
+                "This applies only to individual customers, and the customer is a business."
+            }
+            ReasonCode::VatIdInvalid => "The VAT id does not have the form of a VAT id.",
+            ReasonCode::TooManyContactEmails => {
+                "There are more additional contact e-mail addresses than allowed."
+            }
+            ReasonCode::ContactEmailDuplicate => {
+                "An additional contact e-mail address is listed twice."
+            }
+            ReasonCode::ContactEmailIsMain => {
+                "An additional contact e-mail address is the same as the main contact address."
+            }
+            ReasonCode::EmailCategoryRequired => {
+                "Each additional contact e-mail address needs at least one category."
+            }
+            ReasonCode::VolumeLimitNotAStep => {
+                "The monthly volume limit must be one of the offered steps."
+            }
+            ReasonCode::VolumeStepsInvalid => {
+                "The volume-limit steps must be non-empty, greater than zero and strictly increasing."
+            }
+            ReasonCode::NotificationParameterMissing => {
+                "The notification text uses a parameter that was not supplied."
+            }
+            ReasonCode::NotificationPlaceholderUnknown => {
+                "The notification text uses a placeholder that this kind of notification does not provide."
+            }
+            ReasonCode::HostKeyLength => "The audit key must be 32 to 64 bytes long.",
+
+            // -- addresses --
+            ReasonCode::BillingAddressLegalField => {
+                "A billing address must carry the organisation's company name and billing country; only support can change them."
+            }
+            ReasonCode::LastBillingAddress => {
+                "The organisation's last billing address cannot be deleted or stop being a billing address."
+            }
+            ReasonCode::AddressIdTaken => "An address with this id already exists.",
+            ReasonCode::AddressBookFull => "The address book is full; delete an address first.",
+            ReasonCode::AddressUsageMismatch => {
+                "The address is not used for this kind of address (billing or shipping), so it cannot be its default."
+            }
+            ReasonCode::AddressBookInconsistent => {
+                "The stored address book is inconsistent (for example two defaults or a repeated id)."
+            }
+
+            // -- orders, payments --
+            ReasonCode::IllegalOrderTransition => {
+                "The order cannot move from its current status to the requested one."
+            }
+            ReasonCode::IllegalPaymentIntentTransition => {
+                "The payment cannot move from its current state to the requested one."
+            }
+            ReasonCode::IdempotencyKeyInProgress => {
+                "The same request is still being processed; wait and try again."
+            }
+            ReasonCode::IdempotencyKeyReused => {
+                "The idempotency key was already used for a different request."
+            }
+            ReasonCode::UnknownSku => "No product in the catalogue has this SKU.",
+            ReasonCode::DuplicateSku => "The same product (SKU) appears more than once.",
+            ReasonCode::CardNumberNotAccepted => {
+                "Card numbers are never accepted; send the payment gateway's token instead."
+            }
+            ReasonCode::CardExpired => "The card has expired.",
+            ReasonCode::NoValidCard => "Auto-Top-Up needs a stored card that has not expired.",
+            ReasonCode::NotATopUp => "The product is not a data or SMS top-up.",
+            ReasonCode::CreditExceedsInvoice => {
+                "The credit notes would exceed the invoice's gross total."
+            }
+            ReasonCode::DuplicateDocument => "A document with this number or id already exists.",
+            ReasonCode::DocumentNotPdf => "The document file is not a PDF.",
+            ReasonCode::TrackingLinkInvalid => "The tracking link is not an https address.",
+            ReasonCode::CardAlreadyStored => "This card is already stored.",
+
+            // -- SIMs, plans, export --
+            ReasonCode::CsvHeader => {
+                "The SIM file must start with the header line ICCID,Label,IMSI,MSISDN."
+            }
+            ReasonCode::CsvFieldCount => {
+                "Each row of the SIM file must have exactly four fields: ICCID, label, IMSI and MSISDN."
+            }
+            ReasonCode::CsvEncoding => "The SIM file contains text that is not valid UTF-8.",
+            ReasonCode::CsvIo => "The SIM file could not be read.",
+            ReasonCode::PlanEndBeforeStart => "The plan's end date must be after its start date.",
+            ReasonCode::PlanStarted => {
+                "The plan has already started, so its start date cannot change."
+            }
+            ReasonCode::PlanEnded => "The plan has ended, so it cannot be changed.",
+            ReasonCode::DateInPast => "The date must not be before today.",
+            ReasonCode::SimSwapSameSim => "The new SIM is the plan's current SIM.",
+            ReasonCode::SimInUse => "The new SIM is already used by another plan.",
+            ReasonCode::ProvisioningInProgress => {
+                "A SIM swap for this plan is already in progress."
+            }
+            ReasonCode::SimSwapTransition => {
+                "The SIM swap cannot move from its current state to the requested one."
+            }
+            ReasonCode::CallForwardingToOwnNumber => {
+                "Calls cannot be forwarded to one of the plan's own numbers."
+            }
+            ReasonCode::PlanWithoutNumbers => "A plan needs at least one phone number.",
+
+            // -- usage, quotas, tickets --
+            ReasonCode::QuotaOverflow => {
+                "The quota cannot grow any further: its volume or counter would overflow."
+            }
+            ReasonCode::IllegalTicketTransition => {
+                "This is not possible for the ticket in its current status."
+            }
+            ReasonCode::TicketReopenWindowPassed => {
+                "The ticket was resolved more than 14 days ago and can no longer be reopened; open a new ticket."
+            }
+            ReasonCode::TicketAutoCloseNotDue => {
+                "A resolved ticket is closed automatically only 14 days after its resolution."
+            }
+            ReasonCode::TicketStaffOnly => "Only provider staff can do this to a ticket.",
+            ReasonCode::TicketCustomerOnly => "Only the customer can do this to a ticket.",
+            ReasonCode::TicketOpenerOwnerOrAdminOnly => {
+                "Only the user who opened the ticket, an Owner or an Admin can close it."
+            }
+            ReasonCode::TicketSystemOnly => {
+                "Only the provider's scheduled maintenance closes tickets automatically."
+            }
+            ReasonCode::TicketRoleNotAllowed => {
+                "The role does not allow creating or acting on support tickets."
+            }
+            ReasonCode::InternalNoteStaffOnly => "Only provider staff can write internal notes.",
+        }
+    }
+}
+
 impl fmt::Display for ReasonCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -322,7 +592,7 @@ pub enum Error {
         message: String,
     },
     /// The actor's role does not allow the action.
-    #[error("permission denied: {reason}")]
+    #[error("permission denied: {}", reason.text())]
     PermissionDenied {
         /// The policy's reason.
         reason: ReasonCode,
@@ -331,7 +601,7 @@ pub enum Error {
     #[error("not found")]
     NotFound,
     /// The action conflicts with the current state (illegal transition, duplicate, last Owner).
-    #[error("conflict: {reason}")]
+    #[error("conflict: {}", reason.text())]
     Conflict {
         /// What conflicts.
         reason: ReasonCode,
@@ -500,6 +770,64 @@ mod tests {
             assert_eq!(ReasonCode::from_code(s), Some(*code));
         }
         assert_eq!(ReasonCode::from_code("no_such_code"), None);
+    }
+
+    #[test]
+    fn usr_1_every_reason_code_has_its_own_english_text() {
+        let mut seen = std::collections::HashMap::new();
+        for code in ReasonCode::ALL {
+            let text = code.text();
+            assert!(!text.trim().is_empty(), "{code}");
+            assert!(text.ends_with('.'), "{code}: {text}");
+            assert!(
+                text.chars().next().is_some_and(char::is_uppercase),
+                "{code}: {text}"
+            );
+            assert!(!text.contains('{') && !text.contains('}'), "{code}: {text}");
+            assert!(
+                !text.contains('_'),
+                "{code}: {text} names a snake_case identifier"
+            );
+            assert_ne!(text, "The request was refused.", "{code}");
+            if let Some(first) = seen.insert(text, *code) {
+                // USR-5: a probe across organisations must read exactly like a missing row.
+                let pair = [first, *code];
+                assert!(
+                    pair.contains(&ReasonCode::OtherOrganisation)
+                        && pair.contains(&ReasonCode::NotFound),
+                    "{first} and {code} share the text {text:?}"
+                );
+            }
+        }
+        assert_eq!(
+            ReasonCode::OtherOrganisation.text(),
+            ReasonCode::NotFound.text()
+        );
+    }
+
+    #[test]
+    fn usr_3_permission_denied_and_conflict_display_the_text() {
+        let denied = Error::denied(ReasonCode::AdminCannotSetOwnerPassword);
+        assert_eq!(
+            denied.to_string(),
+            "permission denied: An Admin cannot set or reset the password of an Owner, Admin or \
+             User; they change it themselves."
+        );
+        for code in ReasonCode::ALL {
+            assert_eq!(
+                Error::denied(*code).to_string(),
+                format!("permission denied: {}", code.text())
+            );
+            assert_eq!(
+                Error::conflict(*code).to_string(),
+                format!("conflict: {}", code.text())
+            );
+        }
+        // The code itself stays available, and Display of the code stays snake_case.
+        assert_eq!(
+            denied.reason().to_string(),
+            "admin_cannot_set_owner_password"
+        );
     }
 
     #[test]

@@ -217,57 +217,32 @@ pub const fn second_factor_gate(
     }
 }
 
-/// A sentence of English for a reason code of the policy (generic; see [`explain`] for one
-/// that names the role and action). Never reveals more than the reason itself: a decision
-/// across organisations reads "Not found.".
-pub fn reason_text(reason: ReasonCode) -> &'static str {
-    match reason {
-        ReasonCode::Allowed => "Allowed.",
-        ReasonCode::OtherOrganisation | ReasonCode::NotFound => "Not found.",
-        ReasonCode::RoleLacksPermission => "The role does not include this permission.",
-        ReasonCode::ChannelNotAllowed => "This is not available through this channel.",
-        ReasonCode::ApiUserPortalForbidden => {
-            "API users have no portal login; they use the API with their client id and secret."
-        }
-        ReasonCode::AdminCannotSetOwnerPassword => {
-            "An Admin cannot set or reset an Owner's password."
-        }
-        ReasonCode::PasswordChangedOnlyByUser => {
-            "The password of an Owner, Admin or User can only be changed by that user."
-        }
-        ReasonCode::AdminCannotAdministerOwner => {
-            "An Admin cannot change an Owner's role or remove an Owner; provider staff can."
-        }
-        ReasonCode::AdminCannotAdministerAdmin => {
-            "An Admin cannot change another Admin's role or remove an Admin; an Owner can."
-        }
-        ReasonCode::AdminCannotGrantRole => {
-            "An Admin can grant only the roles User, ReadOnly and ApiUser."
-        }
-        ReasonCode::LastOwner => "The organisation must keep at least one Owner.",
-        ReasonCode::OwnSecretResetForbidden => {
-            "Change your own password in your profile, with your current password."
-        }
-        ReasonCode::SecondFactorEnrolmentRequired => {
-            "Your organisation requires a second factor: enrol one first."
-        }
-        ReasonCode::StaffRoleLacksPermission => "No staff role held includes this permission.",
-        ReasonCode::OtherDepartment => "This ticket belongs to a department you do not serve.",
-        ReasonCode::DepartmentRequired => "The ticket's department is needed for this decision.",
-        _ => "The request was refused.",
-    }
-}
-
 /// Explains in English a customer decision about `role` performing `action`, e.g.
-/// "A read_only user may not place orders: the role does not include this permission."
+/// "A read-only user may not place orders: the role does not include this permission."
+///
+/// The reason's sentence is [`ReasonCode::text`]. A decision across organisations reads like a
+/// missing row (USR-5), without naming the role or the action.
+///
+/// ```
+/// # use selfcare_core::policy::{Action, Decision, explain};
+/// # use selfcare_core::roles::Role;
+/// # use selfcare_core::ReasonCode;
+/// let d = Decision::deny(ReasonCode::AdminCannotGrantRole);
+/// assert_eq!(
+///     explain(Role::Admin, Action::SetUserRole, &d),
+///     "An Admin may not change users' roles: an Admin can grant only the roles User, \
+///      Read-only user and API user."
+/// );
+/// ```
 pub fn explain(role: Role, action: Action, decision: &Decision) -> String {
+    let who = role.label_with_article();
     match decision.reason() {
-        ReasonCode::Allowed => format!("A {role} user may {}.", action.label()),
-        ReasonCode::OtherOrganisation | ReasonCode::NotFound => "Not found.".to_owned(),
+        ReasonCode::Allowed => format!("{who} may {}.", action.label()),
+        reason @ (ReasonCode::OtherOrganisation | ReasonCode::NotFound) => reason.text().to_owned(),
         reason => format!(
-            "A {role} user may not {}: {}",
+            "{who} may not {}: {}",
             action.label(),
-            lower_first(reason_text(reason))
+            lower_first(reason.text())
         ),
     }
 }
@@ -279,7 +254,7 @@ pub fn explain_staff(action: StaffAction, decision: &Decision) -> String {
         reason => format!(
             "This staff member may not {}: {}",
             action.label(),
-            lower_first(reason_text(reason))
+            lower_first(reason.text())
         ),
     }
 }

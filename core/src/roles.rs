@@ -41,6 +41,32 @@ impl Role {
             Role::ApiUser => "api_user",
         }
     }
+
+    /// The name people read, e.g. in an explanation: "Owner", "Admin", "User",
+    /// "Read-only user", "API user". [`Display`](fmt::Display) stays the stable snake_case
+    /// name.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Admin => "Admin",
+            Role::User => "User",
+            Role::ReadOnly => "Read-only user",
+            Role::ApiUser => "API user",
+        }
+    }
+
+    /// The label with its indefinite article, to start a sentence: "An Owner", "An Admin",
+    /// "A User", "A read-only user", "An API user". The article follows the sound, not the
+    /// letter ("A User", "An API user"), so it is written out rather than derived.
+    pub const fn label_with_article(self) -> &'static str {
+        match self {
+            Role::Owner => "An Owner",
+            Role::Admin => "An Admin",
+            Role::User => "A User",
+            Role::ReadOnly => "A read-only user",
+            Role::ApiUser => "An API user",
+        }
+    }
 }
 
 impl fmt::Display for Role {
@@ -81,6 +107,16 @@ impl StaffRole {
             StaffRole::Fulfillment => "fulfillment",
             StaffRole::Billing => "billing",
             StaffRole::Supervisor => "supervisor",
+        }
+    }
+
+    /// The name people read: "Support", "Fulfillment", "Billing", "Supervisor".
+    pub const fn label(self) -> &'static str {
+        match self {
+            StaffRole::Support => "Support",
+            StaffRole::Fulfillment => "Fulfillment",
+            StaffRole::Billing => "Billing",
+            StaffRole::Supervisor => "Supervisor",
         }
     }
 }

@@ -338,7 +338,11 @@ fn usr_5_every_action_on_another_organisation_is_not_found() {
                 let d = decide(&actor(role, channel), *action, org(2));
                 assert_eq!(d.reason(), ReasonCode::OtherOrganisation);
                 assert_eq!(d.into_result(), Err(Error::NotFound));
-                assert_eq!(explain(role, *action, &d), "Not found.");
+                assert_eq!(
+                    explain(role, *action, &d),
+                    ReasonCode::NotFound.text(),
+                    "must read like a missing row"
+                );
             }
         }
     }
@@ -455,30 +459,117 @@ fn usr_1_every_decision_is_explained_in_english() {
     let d = decide(&ro, Action::PlaceOrder, org(1));
     assert_eq!(
         explain(Role::ReadOnly, Action::PlaceOrder, &d),
-        "A read_only user may not place orders: the role does not include this permission."
+        "A read-only user may not place orders: the role does not include this permission."
     );
     let d = decide(&ro, Action::ViewSims, org(1));
     assert_eq!(
         explain(Role::ReadOnly, Action::ViewSims, &d),
-        "A read_only user may view SIMs."
+        "A read-only user may view SIMs."
     );
     let api = actor(Role::ApiUser, Channel::Portal);
     let d = decide(&api, Action::ViewSims, org(1));
-    assert!(explain(Role::ApiUser, Action::ViewSims, &d).ends_with(
-        "API users have no portal login; they use the API with their client id and secret."
-    ));
-    for code in ReasonCode::ALL {
-        assert!(reason_text(*code).ends_with('.'));
+    assert_eq!(
+        explain(Role::ApiUser, Action::ViewSims, &d),
+        "An API user may not view SIMs: API users have no portal login; they use the API with \
+         their client id and secret."
+    );
+    let d = Decision::deny(ReasonCode::AdminCannotSetOwnerPassword);
+    assert_eq!(
+        explain(Role::Admin, Action::ResetUserSecret, &d),
+        "An Admin may not reset other users' passwords or API secrets: an Admin cannot set or \
+         reset the password of an Owner, Admin or User; they change it themselves."
+    );
+}
+
+/// The sentence start every role's explanation must have: the article follows the sound
+/// ("A User", "An API user"), and no snake_case name leaks into the text.
+fn expected_start(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "An Owner may",
+        Role::Admin => "An Admin may",
+        Role::User => "A User may",
+        Role::ReadOnly => "A read-only user may",
+        Role::ApiUser => "An API user may",
     }
-    // Every code the policy can produce has its own text, not the fallback.
+}
+
+#[test]
+fn usr_1_every_explanation_starts_with_the_role_and_its_article() {
     for role in Role::ALL {
         for action in Action::ALL {
             for channel in CHANNELS {
                 let d = decide(&actor(role, channel), *action, org(1));
-                assert_ne!(reason_text(d.reason()), "The request was refused.");
+                let text = explain(role, *action, &d);
+                assert!(
+                    text.starts_with(expected_start(role)),
+                    "{role} {action} {channel:?}: {text}"
+                );
+                let denial = if d.allowed() { "may " } else { "may not " };
+                assert!(text.contains(denial), "{text}");
+                assert!(text.contains(action.label()), "{text}");
+                assert!(text.ends_with('.'), "{text}");
+                assert!(!text.contains('_') && !text.contains('{'), "{text}");
+                if !d.allowed() {
+                    // The reason's own sentence, lower-cased only at its first letter.
+                    let reason = d.reason().text();
+                    assert!(
+                        text.to_lowercase().ends_with(&reason.to_lowercase()),
+                        "{text} / {reason}"
+                    );
+                }
             }
         }
     }
+}
+
+#[test]
+fn usr_1_every_policy_denial_has_its_own_text() {
+    for role in Role::ALL {
+        for action in Action::ALL {
+            for channel in CHANNELS {
+                let d = decide(&actor(role, channel), *action, org(1));
+                let text = d.reason().text();
+                for other in ReasonCode::ALL {
+                    if *other != d.reason()
+                        && !matches!(other, ReasonCode::OtherOrganisation | ReasonCode::NotFound)
+                    {
+                        assert_ne!(text, other.text(), "{} and {other}", d.reason());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn usr_1_denied_error_displays_the_english_text() {
+    let d = Decision::deny(ReasonCode::AdminCannotAdministerOwner);
+    let err = d.into_result().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "permission denied: An Admin cannot change an Owner's role or remove an Owner; provider \
+         staff can."
+    );
+    let last = Decision::deny(ReasonCode::LastOwner)
+        .into_result()
+        .unwrap_err();
+    assert_eq!(
+        last.to_string(),
+        "conflict: The organisation must keep at least one Owner."
+    );
+}
+
+#[test]
+fn stf_1_staff_explanations_use_the_reason_text() {
+    let d = Decision::deny(ReasonCode::OtherDepartment);
+    assert_eq!(
+        explain_staff(StaffAction::ReplyTicket, &d),
+        format!(
+            "This staff member may not {}: this ticket belongs to a department the staff \
+             member does not serve.",
+            StaffAction::ReplyTicket.label()
+        )
+    );
 }
 
 #[test]
