@@ -231,13 +231,6 @@ fn limit_text(limit: Limit) -> String {
     }
 }
 
-fn limit_value(limit: Limit) -> Option<u64> {
-    match limit {
-        Limit::Capped(n) => Some(n),
-        Limit::Unlimited => None,
-    }
-}
-
 fn mb(bytes: i64) -> String {
     format!("{} MB", bytes / BYTES_PER_MB as i64)
 }
@@ -1842,10 +1835,7 @@ fn top_ups(
     let period = MonthPeriod::containing(now, UtcOffset::UTC)?;
     let rules = UsageRules {
         period,
-        limits: MonthlyLimits {
-            data_mb: limit_value(limits.data_mb()),
-            sms: limit_value(limits.sms()),
-        },
+        limits: MonthlyLimits::from(&limits),
         auto_top_up: settings.auto_top_up_enabled(sim) && settings.has_valid_card(today),
         thresholds: &DEFAULT_THRESHOLDS,
     };
@@ -1905,7 +1895,7 @@ fn top_ups(
     feed("nw-000103", 200, 30)?;
     feed("nw-000104", 10, 40)?;
     let exhausted_generation = state.quota(VolumeKind::Data).generation;
-    let key = GatewayKey::auto_top_up(sim, u64::from(exhausted_generation));
+    let key = GatewayKey::auto_top_up(sim, exhausted_generation);
     let state = start_generation(&state, VolumeKind::Data, 1_000 * BYTES_PER_MB)?;
     let quota = state.quota(VolumeKind::Data);
     ok(
@@ -1924,10 +1914,7 @@ fn top_ups(
         &VolumeLimitSteps::default(),
     )?;
     let low_rules = UsageRules {
-        limits: MonthlyLimits {
-            data_mb: limit_value(low.data_mb()),
-            sms: limit_value(low.sms()),
-        },
+        limits: MonthlyLimits::from(&low),
         ..rules
     };
     let other_sim = SimId::new(now, rng.bytes());

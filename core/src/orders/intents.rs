@@ -94,8 +94,9 @@ impl GatewayKey {
     }
 
     /// `auto:{sim}:{generation}` for an automatic top-up (TOP-2): one per exhaustion of a quota
-    /// generation.
-    pub fn auto_top_up(sim: SimId, generation: u64) -> Self {
+    /// generation ([`crate::quota::Quota::generation`]), so the same exhaustion always gives the
+    /// same key and the gateway never charges it twice.
+    pub fn auto_top_up(sim: SimId, generation: u32) -> Self {
         GatewayKey(format!("auto:{sim}:{generation}"))
     }
 
