@@ -35,7 +35,7 @@ use selfcare_core::catalogue::{Catalogue, Seller, Sku};
 use selfcare_core::contact::{Country, Email, Language};
 use selfcare_core::customer::{
     AdditionalEmail, Customer, CustomerUpdate, EmailCategory, LegalFieldChange, Limit, MonthPeriod,
-    MonthlyVolumeLimits, NewCustomer, NewCustomerKind, VolumeLimitSteps,
+    MonthlyVolumeLimits, NewCustomer, NewCustomerKind, VatId, VolumeLimitSteps,
 };
 use selfcare_core::export::{SimCsvReader, SimCsvWriter, SimRow};
 use selfcare_core::ids::{
@@ -1125,11 +1125,7 @@ fn orders(
     let catalogue = Catalogue::example();
     let seller = Seller::example()?;
     let sims_1000 = [(Sku::parse("sim-std")?, 1_000)];
-    let german = TaxCustomer {
-        business: true,
-        vat_id: customer.vat_id().map(|v| v.as_str().to_owned()),
-        billing_country: customer.billing_country(),
-    };
+    let german = TaxCustomer::of(customer);
     let priced = price_order(&catalogue, &seller, &german, &sims_1000)?;
     ok(
         format!(
@@ -1141,7 +1137,7 @@ fn orders(
     print_priced(&priced);
     let austrian = TaxCustomer {
         business: true,
-        vat_id: Some("ATU12345678".into()),
+        vat_id: Some(VatId::parse("ATU12345678")?),
         billing_country: Country::parse("AT")?,
     };
     ok(
@@ -1784,11 +1780,7 @@ fn top_ups(
 
     let catalogue = Catalogue::example();
     let seller = Seller::example()?;
-    let tax = TaxCustomer {
-        business: true,
-        vat_id: customer.vat_id().map(|v| v.as_str().to_owned()),
-        billing_country: customer.billing_country(),
-    };
+    let tax = TaxCustomer::of(customer);
     let payment = TopUpPayment::StoredCard(card_id);
     payment.check(settings, today)?;
     let one = price_top_up(
