@@ -1831,11 +1831,13 @@ fn top_ups(
         auto_top_up: settings.auto_top_up_enabled(sim) && settings.has_valid_card(today),
         thresholds: &DEFAULT_THRESHOLDS,
     };
-    let mut state = start_generation(
-        &QuotaState::new(sim),
-        VolumeKind::Data,
-        1_000 * BYTES_PER_MB,
-    )?;
+    // The top-up product decides the volume, in the quota's unit (bytes for data).
+    let top_up_volume = |sku: &str| -> TourResult<(VolumeKind, u64)> {
+        let product = catalogue.get(&Sku::parse(sku)?).ok_or("unknown product")?;
+        Ok(product.kind().top_up_volume().ok_or("not a top-up")?)
+    };
+    let (kind_1gb, volume_1gb) = top_up_volume("DATA-1GB")?;
+    let mut state = start_generation(&QuotaState::new(sim), kind_1gb, volume_1gb)?;
     let mut monthly = MonthlyUsage::new(period);
     let mut seen: Vec<UsageRecordId> = Vec::new();
     let mut marks = SentMarks::new();
@@ -1888,7 +1890,7 @@ fn top_ups(
     feed("nw-000104", 10, 40)?;
     let exhausted_generation = state.quota(VolumeKind::Data).generation;
     let key = GatewayKey::auto_top_up(sim, exhausted_generation);
-    let state = start_generation(&state, VolumeKind::Data, 1_000 * BYTES_PER_MB)?;
+    let state = start_generation(&state, kind_1gb, volume_1gb)?;
     let quota = state.quota(VolumeKind::Data);
     ok(
         format!("The gateway charges {key}; the top-up arrives"),
@@ -1911,11 +1913,8 @@ fn top_ups(
     };
     let other_sim = SimId::new(now, rng.bytes());
     let other = sims.get(8).ok_or("no SIM 9")?;
-    let other_state = start_generation(
-        &QuotaState::new(other_sim),
-        VolumeKind::Data,
-        500 * BYTES_PER_MB,
-    )?;
+    let (kind_500mb, volume_500mb) = top_up_volume("DATA-500MB")?;
+    let other_state = start_generation(&QuotaState::new(other_sim), kind_500mb, volume_500mb)?;
     let used_this_month = MonthlyUsage {
         period,
         data_bytes: 700 * BYTES_PER_MB,
