@@ -43,7 +43,9 @@ use selfcare_core::ids::{
     ProvisioningId, ShipmentId, SimId, UserId,
 };
 use selfcare_core::money::{Currency, Money};
-use selfcare_core::notifications::{NotificationKind, Params, TextOverrides, render};
+use selfcare_core::notifications::{
+    NotificationKind, Params, TextOverrides, render, usage_notifications,
+};
 use selfcare_core::numbers::{Iccid, Imsi, Msisdn};
 use selfcare_core::orders::{
     DocumentFile, DocumentKind, DocumentTrail, GatewayKey, GuestLookup, IdempotencyKey,
@@ -264,7 +266,7 @@ fn main() -> TourResult {
     let (order, sims) = orders(&mut rng, now, &nordlicht, hq_id, &postal_code)?;
     export(&out, &order, &sims)?;
     plans(&mut rng, now, today)?;
-    top_ups(
+    let usage_effects = top_ups(
         &mut rng,
         now,
         &nordlicht,
@@ -273,7 +275,7 @@ fn main() -> TourResult {
         &sims,
     )?;
     tickets(&mut rng, now, &sims)?;
-    notifications(&nordlicht, &dana, &order, &sims)?;
+    notifications(&nordlicht, &dana, &order, &sims, &usage_effects)?;
     audit(&mut rng, now, &nordlicht, &order)?;
 
     println!();
@@ -1752,7 +1754,7 @@ fn top_ups(
     limits: MonthlyVolumeLimits,
     settings: &mut PaymentSettings,
     sims: &[SimRow],
-) -> TourResult {
+) -> TourResult<Vec<UsageEffect>> {
     section(9, "Top-ups and usage (TOP-1 … TOP-3)");
     let today = now.date();
     let card_id = CardId::new(now, rng.bytes());
@@ -1841,6 +1843,7 @@ fn top_ups(
     let mut monthly = MonthlyUsage::new(period);
     let mut seen: Vec<UsageRecordId> = Vec::new();
     let mut marks = SentMarks::new();
+    let mut usage_effects = Vec::new();
     let quota = state.quota(VolumeKind::Data);
     ok(
         format!("\"{}\" has 1 000 MB", truck.label),
@@ -1868,6 +1871,7 @@ fn top_ups(
         marks.extend(outcome.marks);
         let remaining = state.quota(VolumeKind::Data).remaining();
         let effects: Vec<String> = outcome.effects.iter().map(effect_text).collect();
+        usage_effects.extend(outcome.effects);
         ok(
             format!("Usage record {id}: {megabytes} MB"),
             format!(
@@ -1952,7 +1956,7 @@ fn top_ups(
             .any(|e| matches!(e, UsageEffect::AutoTopUp { .. })),
         "no Auto-Top-Up once the monthly limit is reached",
     )?;
-    Ok(())
+    Ok(usage_effects)
 }
 
 // -------------------------------------------------------------------------------------------
@@ -2128,21 +2132,27 @@ fn notifications(
     dana: &Customer,
     order: &Order,
     sims: &[SimRow],
+    usage_effects: &[UsageEffect],
 ) -> TourResult {
     section(11, "Notifications (ACC-4)");
     let overrides = TextOverrides::new();
     let sim = sims.get(7).ok_or("no SIM 8")?;
     let company = nordlicht.company_name().map_or("", |n| n.as_str());
-    let threshold = Params::new()
+    // The notice asked for by the 20 % threshold of section 9: the effect supplies the share
+    // left, the host the names and the amounts in the recipient's language.
+    let notice = usage_notifications(usage_effects)
+        .into_iter()
+        .find(|n| n.kind == NotificationKind::VolumeThresholdReached)
+        .ok_or("no threshold notice in section 9")?;
+    let threshold = notice
+        .params
         .with("customer_name", company)
         .with("sim_label", sim.label.as_str())
         .with("iccid", sim.iccid.as_str())
-        // The quota speaks of volume LEFT (20 %); the text speaks of volume USED (80 %).
-        .with("threshold_percent", "80")
-        .with("used", "800 MB")
+        .with("remaining", "150 MB")
         .with("allowance", "1.000 MB")
         .with("link", "https://portal.example/sims");
-    let kind = NotificationKind::VolumeThresholdReached;
+    let kind = notice.kind;
     let out = render(kind, nordlicht.language(), &threshold, &overrides)?;
     ok(
         format!("{kind} for Nordlicht, in {}", out.language),

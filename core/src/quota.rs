@@ -593,10 +593,11 @@ pub enum UsageEffect {
     },
     /// Remaining volume fell to `percent` of the generation's volume or below: send "volume
     /// threshold reached" (or, for 0 %, "volume exhausted").
+    /// [`crate::notifications::usage_notifications`] maps effects to notifications.
     ThresholdReached {
         /// The kind.
         kind: VolumeKind,
-        /// The threshold crossed.
+        /// The threshold crossed: the share of the volume LEFT (20 % = a fifth remains).
         percent: Percent,
         /// The generation.
         generation: u32,
