@@ -394,7 +394,7 @@ fn customers(
     let change = nordlicht.apply_legal_change(&LegalFieldChange {
         company_name: Some("Nordlicht IoT SE".into()),
         billing_country: None,
-        reason: reason.as_str().into(),
+        reason,
     })?;
     let nordlicht = change.customer;
     ok(
@@ -403,7 +403,7 @@ fn customers(
             "now \"{}\", changed {:?}, audit note \"{}\"",
             nordlicht.company_name().map_or("-", |n| n.as_str()),
             change.changed_fields,
-            reason.as_str()
+            change.reason.as_ref().map_or("-", |r| r.as_str())
         ),
     );
 
