@@ -256,15 +256,21 @@ pub fn is_expired(since: OffsetDateTime, now: OffsetDateTime, lifetime: Duration
 }
 
 /// Why a token was not accepted. Unknown tokens and tokens of another kind are both `Invalid`,
-/// so a caller learns nothing about tokens it does not hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// so a caller learns nothing about tokens it does not hold. `?` turns it into an
+/// [`Error::Validation`] on `token` with [`TokenRejection::reason`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, thiserror::Error,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenRejection {
     /// Malformed, unknown, or of another kind.
+    #[error("is not valid")]
     Invalid,
     /// Already redeemed (single use).
+    #[error("was already used; request a new one")]
     Used,
     /// Past its lifetime.
+    #[error("has expired; request a new one")]
     Expired,
 }
 
@@ -281,12 +287,7 @@ impl TokenRejection {
 
 impl From<TokenRejection> for Error {
     fn from(rejection: TokenRejection) -> Error {
-        let message = match rejection {
-            TokenRejection::Invalid => "is not valid",
-            TokenRejection::Used => "was already used; request a new one",
-            TokenRejection::Expired => "has expired; request a new one",
-        };
-        Error::validation("token", rejection.reason(), message)
+        Error::validation("token", rejection.reason(), rejection.to_string())
     }
 }
 
@@ -353,14 +354,25 @@ impl TokenState {
     }
 }
 
-/// Why a session ended on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// Why a session ended on its own. `?` turns it into an [`Error::PermissionDenied`] with
+/// [`SessionEnd::reason`]; the `sdk` reports it as `Unauthenticated(SessionExpired)`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, thiserror::Error,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionEnd {
     /// No request for longer than the idle lifetime.
+    #[error("the session ended after being idle too long; please log in again")]
     Idle,
     /// Older than the absolute lifetime.
+    #[error("the session reached its maximum lifetime; please log in again")]
     Absolute,
+}
+
+impl From<SessionEnd> for Error {
+    fn from(end: SessionEnd) -> Error {
+        Error::denied(end.reason())
+    }
 }
 
 impl SessionEnd {
@@ -754,6 +766,43 @@ mod tests {
             SessionEnd::Absolute.reason(),
             ReasonCode::SessionAbsoluteTimeout
         );
+    }
+
+    #[test]
+    fn auth_2_auth_4_rejections_are_errors_and_convert_with_question_mark() {
+        fn redeem(state: &mut TokenState, now: OffsetDateTime) -> Result<()> {
+            state.redeem(TokenKind::PasswordReset, now, &TokenLifetimes::default())?;
+            Ok(())
+        }
+        fn resume(s: &SessionTimes, now: OffsetDateTime) -> Result<()> {
+            s.check(now, &TokenLifetimes::default())?;
+            Ok(())
+        }
+        let mut state = TokenState::issued(TokenKind::PasswordReset, T0);
+        redeem(&mut state, T0).unwrap();
+        let err = redeem(&mut state, T0).unwrap_err();
+        assert_eq!(
+            err,
+            Error::validation(
+                "token",
+                ReasonCode::TokenUsed,
+                "was already used; request a new one"
+            )
+        );
+        let session = SessionTimes::new(T0);
+        assert_eq!(
+            resume(&session, T0 + time::Duration::hours(12)).unwrap_err(),
+            Error::denied(ReasonCode::SessionAbsoluteTimeout)
+        );
+        assert_eq!(
+            resume(&session, T0 + time::Duration::minutes(31)).unwrap_err(),
+            Error::denied(ReasonCode::SessionIdleTimeout)
+        );
+        // Both are std errors with a message, so hosts can box them too.
+        let boxed: Box<dyn std::error::Error> = Box::new(SessionEnd::Idle);
+        assert!(boxed.to_string().contains("idle"));
+        let boxed: Box<dyn std::error::Error> = Box::new(TokenRejection::Expired);
+        assert_eq!(boxed.to_string(), "has expired; request a new one");
     }
 
     #[test]
