@@ -1039,7 +1039,7 @@ fn payments(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult<P
     ok(
         "Save a Visa …4242 expiring 11/2026 (the gateway verified the token)",
         format!(
-            "stored as {:?} …{}; chargeable today {}, on 2026-12-01 {}",
+            "stored as {} …{}; chargeable today {}, on 2026-12-01 {}",
             card.brand(),
             card.last4(),
             card.is_valid(today),
@@ -1174,10 +1174,10 @@ fn orders(
     });
     ok(
         "Order placed",
-        format!("{:?}, status {:?}", order.order_type, order.status()),
+        format!("{}, status {}", order.order_type, order.status()),
     );
     order.set_status(OrderStatus::Completed)?;
-    ok("Staff complete it", format!("status {:?}", order.status()));
+    ok("Staff complete it", format!("status {}", order.status()));
     refused(
         "Staff cancel the completed order",
         order.set_status(OrderStatus::Cancelled),
@@ -1296,7 +1296,7 @@ fn orders(
     ok(
         format!("Guest tracks {number_text} with the order's e-mail"),
         format!(
-            "status {:?}; items {}; shipments {}",
+            "status {}; items {}; shipments {}",
             view.status,
             view.items
                 .iter()
@@ -1305,7 +1305,7 @@ fn orders(
                 .join(", "),
             view.shipments
                 .iter()
-                .map(|s| format!("{} {} {:?}", s.carrier, s.tracking_number, s.status))
+                .map(|s| format!("{} {} {}", s.carrier, s.tracking_number, s.status))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -1378,14 +1378,14 @@ fn orders(
     ok(
         "The same key, the pending attempt's lease is 90 s old",
         format!(
-            "{:?}: take over, charge again with the same gateway key (never twice)",
+            "{}: take over, charge again with the same gateway key (never twice)",
             lease(PaymentIntentState::Pending, 90).decide(&fingerprint, now)?
         ),
     );
     ok(
         "The same key after the order succeeded",
         format!(
-            "{:?}",
+            "{}",
             lease(PaymentIntentState::Succeeded, 300).decide(&fingerprint, now)?
         ),
     );
@@ -1497,7 +1497,7 @@ fn plans(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult {
     ok(
         format!("Plan for {number} on SIM {old_sim}"),
         format!(
-            "{} to {}, {:?} today ({today})",
+            "{} to {}, {} today ({today})",
             plan.start(),
             plan.end(),
             plan.state(today)
@@ -1575,7 +1575,7 @@ fn plans(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult {
     ok(
         format!("Swap to SIM {new_sim}"),
         format!(
-            "{:?}; the plan is {:?}; the network is asked",
+            "{}; the plan is {}; the network is asked",
             swap.state(),
             plan.state(today)
         ),
@@ -1596,7 +1596,7 @@ fn plans(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult {
     ok(
         "The network reports success",
         format!(
-            "{:?}; the plan runs on {} (message with numbers and new SIM sent)",
+            "{}; the plan runs on {} (message with numbers and new SIM sent)",
             swap.state(),
             plan.sim()
         ),
@@ -1613,7 +1613,7 @@ fn plans(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult {
     failed.fail(&mut plan)?;
     ok(
         format!("Swap to {failing_sim}; the network refuses"),
-        format!("{:?}; the plan keeps {}", failed.state(), plan.sim()),
+        format!("{}; the plan keeps {}", failed.state(), plan.sim()),
     );
     let mut silent = SwapRequest::request(
         &mut plan,
@@ -1633,7 +1633,7 @@ fn plans(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult {
     ok(
         "… after 61 minutes without an answer",
         format!(
-            "{:?}; the plan keeps {} and the customer is told",
+            "{}; the plan keeps {} and the customer is told",
             silent.state(),
             plan.sim()
         ),
@@ -1792,7 +1792,7 @@ fn top_ups(
     )?;
     ok(
         "Price a 1 GB data top-up for one SIM, by card",
-        format!("{:?}: {}", one.order_type, totals_text(&one.priced.totals)),
+        format!("{}: {}", one.order_type, totals_text(&one.priced.totals)),
     );
     let bulk = price_top_up(
         &catalogue,
@@ -1804,11 +1804,7 @@ fn top_ups(
     )?;
     ok(
         "… 500 MB for 250 SIMs, on invoice",
-        format!(
-            "{:?}: {}",
-            bulk.order_type,
-            totals_text(&bulk.priced.totals)
-        ),
+        format!("{}: {}", bulk.order_type, totals_text(&bulk.priced.totals)),
     );
     refused(
         "Top up with the SIM card product",
