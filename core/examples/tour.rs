@@ -800,8 +800,9 @@ fn credentials(rng: &mut TourRng, now: OffsetDateTime) -> TourResult {
         format!("the next attempt waits {}", waits.join(", ")),
     );
     detail(format!(
-        "after 11 or more failures: {} min, the cap; counters expire 24 h after the last failure",
-        delay_after(11).as_secs() / 60
+        "after 11 or more failures: {} min, the cap; counters expire {} h after the last failure",
+        delay_after(11).as_secs() / 60,
+        ThrottlePolicy::default().counter_lifetime.whole_hours()
     ));
     let email_key = ThrottleKey::login_email("  Jonas.Weber@Nordlicht-IoT.de ");
     refused(
