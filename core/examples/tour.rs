@@ -35,7 +35,7 @@ use selfcare_core::catalogue::{Catalogue, Seller, Sku};
 use selfcare_core::contact::{Country, Email, Language};
 use selfcare_core::customer::{
     AdditionalEmail, Customer, CustomerUpdate, EmailCategory, LegalFieldChange, Limit, MonthPeriod,
-    MonthlyVolumeLimits, NewCustomer, NewCustomerKind, VolumeLimitSteps,
+    MonthlyVolumeLimits, NewCustomer, NewCustomerKind, VatId, VolumeLimitSteps,
 };
 use selfcare_core::export::{SimCsvReader, SimCsvWriter, SimRow};
 use selfcare_core::ids::{
@@ -43,7 +43,9 @@ use selfcare_core::ids::{
     ProvisioningId, ShipmentId, SimId, UserId,
 };
 use selfcare_core::money::{Currency, Money};
-use selfcare_core::notifications::{NotificationKind, Params, TextOverrides, render};
+use selfcare_core::notifications::{
+    NotificationKind, Params, TextOverrides, render, usage_notifications,
+};
 use selfcare_core::numbers::{Iccid, Imsi, Msisdn};
 use selfcare_core::orders::{
     DocumentFile, DocumentKind, DocumentTrail, GatewayKey, GuestLookup, IdempotencyKey,
@@ -161,8 +163,12 @@ fn describe(error: &Error) -> String {
 
 /// A request the rules must refuse with `expected`; prints the refusal. Anything else stops
 /// the tour, so the tour is also a check of the rules it shows.
-fn refused<T>(asked: impl Display, result: Result<T, Error>, expected: ReasonCode) -> TourResult {
-    match result {
+fn refused<T, E: Into<Error>>(
+    asked: impl Display,
+    result: Result<T, E>,
+    expected: ReasonCode,
+) -> TourResult {
+    match result.map_err(Into::into) {
         Ok(_) => {
             Err(format!("tour: `{asked}` was allowed, expected a refusal [{expected}]").into())
         }
@@ -229,13 +235,6 @@ fn limit_text(limit: Limit) -> String {
     }
 }
 
-fn limit_value(limit: Limit) -> Option<u64> {
-    match limit {
-        Limit::Capped(n) => Some(n),
-        Limit::Unlimited => None,
-    }
-}
-
 fn mb(bytes: i64) -> String {
     format!("{} MB", bytes / BYTES_PER_MB as i64)
 }
@@ -269,7 +268,7 @@ fn main() -> TourResult {
     let (order, sims) = orders(&mut rng, now, &nordlicht, hq_id, &postal_code)?;
     export(&out, &order, &sims)?;
     plans(&mut rng, now, today)?;
-    top_ups(
+    let usage_effects = top_ups(
         &mut rng,
         now,
         &nordlicht,
@@ -278,7 +277,7 @@ fn main() -> TourResult {
         &sims,
     )?;
     tickets(&mut rng, now, &sims)?;
-    notifications(&nordlicht, &dana, &order, &sims)?;
+    notifications(&nordlicht, &dana, &order, &sims, &usage_effects)?;
     audit(&mut rng, now, &nordlicht, &order)?;
 
     println!();
@@ -397,7 +396,7 @@ fn customers(
     let change = nordlicht.apply_legal_change(&LegalFieldChange {
         company_name: Some("Nordlicht IoT SE".into()),
         billing_country: None,
-        reason: reason.as_str().into(),
+        reason,
     })?;
     let nordlicht = change.customer;
     ok(
@@ -406,7 +405,7 @@ fn customers(
             "now \"{}\", changed {:?}, audit note \"{}\"",
             nordlicht.company_name().map_or("-", |n| n.as_str()),
             change.changed_fields,
-            reason.as_str()
+            change.reason.as_ref().map_or("-", |r| r.as_str())
         ),
     );
 
@@ -748,52 +747,45 @@ fn credentials(rng: &mut TourRng, now: OffsetDateTime) -> TourResult {
         stored.matches(&returned),
         "the returned token to match its hash",
     )?;
-    state
-        .redeem(
-            TokenKind::PasswordReset,
-            now + Duration::minutes(10),
-            &lifetimes,
-        )
-        .map_err(Error::from)?;
+    state.redeem(
+        TokenKind::PasswordReset,
+        now + Duration::minutes(10),
+        &lifetimes,
+    )?;
     ok(
         "The link is used 10 minutes later",
         "password reset; every session of the user ends",
     );
     refused(
         "The same link again",
-        state
-            .redeem(
-                TokenKind::PasswordReset,
-                now + Duration::minutes(12),
-                &lifetimes,
-            )
-            .map_err(Error::from),
+        state.redeem(
+            TokenKind::PasswordReset,
+            now + Duration::minutes(12),
+            &lifetimes,
+        ),
         ReasonCode::TokenUsed,
     )?;
     refused(
         "Another reset link used after 31 minutes",
-        TokenState::issued(TokenKind::PasswordReset, now)
-            .check(
-                TokenKind::PasswordReset,
-                now + Duration::minutes(31),
-                &lifetimes,
-            )
-            .map_err(Error::from),
+        TokenState::issued(TokenKind::PasswordReset, now).check(
+            TokenKind::PasswordReset,
+            now + Duration::minutes(31),
+            &lifetimes,
+        ),
         ReasonCode::TokenExpired,
     )?;
     let mut session = SessionTimes::new(now);
-    session
-        .check(now + Duration::minutes(25), &lifetimes)
-        .map_err(|e| e.reason().to_string())?;
+    session.check(now + Duration::minutes(25), &lifetimes)?;
     session.touch(now + Duration::minutes(25));
-    let idle = session.check(now + Duration::minutes(60), &lifetimes);
     ok(
-        "Session used after 25 min, then idle for 35 min",
-        format!(
-            "alive, then ended [{}] (idle 30 min, absolute 12 h)",
-            idle.err().map_or(ReasonCode::Allowed, |e| e.reason())
-        ),
+        "Session used after 25 min",
+        "alive (idle 30 min, absolute 12 h)",
     );
+    refused(
+        "… then idle for 35 min",
+        session.check(now + Duration::minutes(60), &lifetimes),
+        ReasonCode::SessionIdleTimeout,
+    )?;
 
     let mut counter = None;
     let mut waits = Vec::new();
@@ -806,8 +798,9 @@ fn credentials(rng: &mut TourRng, now: OffsetDateTime) -> TourResult {
         format!("the next attempt waits {}", waits.join(", ")),
     );
     detail(format!(
-        "after 11 or more failures: {} min, the cap; counters expire 24 h after the last failure",
-        delay_after(11).as_secs() / 60
+        "after 11 or more failures: {} min, the cap; counters expire {} h after the last failure",
+        delay_after(11).as_secs() / 60,
+        ThrottlePolicy::default().counter_lifetime.whole_hours()
     ));
     let email_key = ThrottleKey::login_email("  Jonas.Weber@Nordlicht-IoT.de ");
     refused(
@@ -1045,7 +1038,7 @@ fn payments(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult<P
     ok(
         "Save a Visa …4242 expiring 11/2026 (the gateway verified the token)",
         format!(
-            "stored as {:?} …{}; chargeable today {}, on 2026-12-01 {}",
+            "stored as {} …{}; chargeable today {}, on 2026-12-01 {}",
             card.brand(),
             card.last4(),
             card.is_valid(today),
@@ -1130,11 +1123,7 @@ fn orders(
     let catalogue = Catalogue::example();
     let seller = Seller::example()?;
     let sims_1000 = [(Sku::parse("sim-std")?, 1_000)];
-    let german = TaxCustomer {
-        business: true,
-        vat_id: customer.vat_id().map(|v| v.as_str().to_owned()),
-        billing_country: customer.billing_country(),
-    };
+    let german = TaxCustomer::of(customer);
     let priced = price_order(&catalogue, &seller, &german, &sims_1000)?;
     ok(
         format!(
@@ -1146,7 +1135,7 @@ fn orders(
     print_priced(&priced);
     let austrian = TaxCustomer {
         business: true,
-        vat_id: Some("ATU12345678".into()),
+        vat_id: Some(VatId::parse("ATU12345678")?),
         billing_country: Country::parse("AT")?,
     };
     ok(
@@ -1184,10 +1173,10 @@ fn orders(
     });
     ok(
         "Order placed",
-        format!("{:?}, status {:?}", order.order_type, order.status()),
+        format!("{}, status {}", order.order_type, order.status()),
     );
     order.set_status(OrderStatus::Completed)?;
-    ok("Staff complete it", format!("status {:?}", order.status()));
+    ok("Staff complete it", format!("status {}", order.status()));
     refused(
         "Staff cancel the completed order",
         order.set_status(OrderStatus::Cancelled),
@@ -1306,7 +1295,7 @@ fn orders(
     ok(
         format!("Guest tracks {number_text} with the order's e-mail"),
         format!(
-            "status {:?}; items {}; shipments {}",
+            "status {}; items {}; shipments {}",
             view.status,
             view.items
                 .iter()
@@ -1315,7 +1304,7 @@ fn orders(
                 .join(", "),
             view.shipments
                 .iter()
-                .map(|s| format!("{} {} {:?}", s.carrier, s.tracking_number, s.status))
+                .map(|s| format!("{} {} {}", s.carrier, s.tracking_number, s.status))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -1388,14 +1377,14 @@ fn orders(
     ok(
         "The same key, the pending attempt's lease is 90 s old",
         format!(
-            "{:?}: take over, charge again with the same gateway key (never twice)",
+            "{}: take over, charge again with the same gateway key (never twice)",
             lease(PaymentIntentState::Pending, 90).decide(&fingerprint, now)?
         ),
     );
     ok(
         "The same key after the order succeeded",
         format!(
-            "{:?}",
+            "{}",
             lease(PaymentIntentState::Succeeded, 300).decide(&fingerprint, now)?
         ),
     );
@@ -1507,7 +1496,7 @@ fn plans(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult {
     ok(
         format!("Plan for {number} on SIM {old_sim}"),
         format!(
-            "{} to {}, {:?} today ({today})",
+            "{} to {}, {} today ({today})",
             plan.start(),
             plan.end(),
             plan.state(today)
@@ -1585,7 +1574,7 @@ fn plans(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult {
     ok(
         format!("Swap to SIM {new_sim}"),
         format!(
-            "{:?}; the plan is {:?}; the network is asked",
+            "{}; the plan is {}; the network is asked",
             swap.state(),
             plan.state(today)
         ),
@@ -1606,7 +1595,7 @@ fn plans(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult {
     ok(
         "The network reports success",
         format!(
-            "{:?}; the plan runs on {} (message with numbers and new SIM sent)",
+            "{}; the plan runs on {} (message with numbers and new SIM sent)",
             swap.state(),
             plan.sim()
         ),
@@ -1623,7 +1612,7 @@ fn plans(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult {
     failed.fail(&mut plan)?;
     ok(
         format!("Swap to {failing_sim}; the network refuses"),
-        format!("{:?}; the plan keeps {}", failed.state(), plan.sim()),
+        format!("{}; the plan keeps {}", failed.state(), plan.sim()),
     );
     let mut silent = SwapRequest::request(
         &mut plan,
@@ -1643,7 +1632,7 @@ fn plans(rng: &mut TourRng, now: OffsetDateTime, today: Date) -> TourResult {
     ok(
         "… after 61 minutes without an answer",
         format!(
-            "{:?}; the plan keeps {} and the customer is told",
+            "{}; the plan keeps {} and the customer is told",
             silent.state(),
             plan.sim()
         ),
@@ -1761,7 +1750,7 @@ fn top_ups(
     limits: MonthlyVolumeLimits,
     settings: &mut PaymentSettings,
     sims: &[SimRow],
-) -> TourResult {
+) -> TourResult<Vec<UsageEffect>> {
     section(9, "Top-ups and usage (TOP-1 … TOP-3)");
     let today = now.date();
     let card_id = CardId::new(now, rng.bytes());
@@ -1789,11 +1778,7 @@ fn top_ups(
 
     let catalogue = Catalogue::example();
     let seller = Seller::example()?;
-    let tax = TaxCustomer {
-        business: true,
-        vat_id: customer.vat_id().map(|v| v.as_str().to_owned()),
-        billing_country: customer.billing_country(),
-    };
+    let tax = TaxCustomer::of(customer);
     let payment = TopUpPayment::StoredCard(card_id);
     payment.check(settings, today)?;
     let one = price_top_up(
@@ -1806,7 +1791,7 @@ fn top_ups(
     )?;
     ok(
         "Price a 1 GB data top-up for one SIM, by card",
-        format!("{:?}: {}", one.order_type, totals_text(&one.priced.totals)),
+        format!("{}: {}", one.order_type, totals_text(&one.priced.totals)),
     );
     let bulk = price_top_up(
         &catalogue,
@@ -1818,11 +1803,7 @@ fn top_ups(
     )?;
     ok(
         "… 500 MB for 250 SIMs, on invoice",
-        format!(
-            "{:?}: {}",
-            bulk.order_type,
-            totals_text(&bulk.priced.totals)
-        ),
+        format!("{}: {}", bulk.order_type, totals_text(&bulk.priced.totals)),
     );
     refused(
         "Top up with the SIM card product",
@@ -1840,21 +1821,21 @@ fn top_ups(
     let period = MonthPeriod::containing(now, UtcOffset::UTC)?;
     let rules = UsageRules {
         period,
-        limits: MonthlyLimits {
-            data_mb: limit_value(limits.data_mb()),
-            sms: limit_value(limits.sms()),
-        },
+        limits: MonthlyLimits::from(&limits),
         auto_top_up: settings.auto_top_up_enabled(sim) && settings.has_valid_card(today),
         thresholds: &DEFAULT_THRESHOLDS,
     };
-    let mut state = start_generation(
-        &QuotaState::new(sim),
-        VolumeKind::Data,
-        1_000 * BYTES_PER_MB,
-    )?;
+    // The top-up product decides the volume, in the quota's unit (bytes for data).
+    let top_up_volume = |sku: &str| -> TourResult<(VolumeKind, u64)> {
+        let product = catalogue.get(&Sku::parse(sku)?).ok_or("unknown product")?;
+        Ok(product.kind().top_up_volume().ok_or("not a top-up")?)
+    };
+    let (kind_1gb, volume_1gb) = top_up_volume("DATA-1GB")?;
+    let mut state = start_generation(&QuotaState::new(sim), kind_1gb, volume_1gb)?;
     let mut monthly = MonthlyUsage::new(period);
     let mut seen: Vec<UsageRecordId> = Vec::new();
     let mut marks = SentMarks::new();
+    let mut usage_effects = Vec::new();
     let quota = state.quota(VolumeKind::Data);
     ok(
         format!("\"{}\" has 1 000 MB", truck.label),
@@ -1882,6 +1863,7 @@ fn top_ups(
         marks.extend(outcome.marks);
         let remaining = state.quota(VolumeKind::Data).remaining();
         let effects: Vec<String> = outcome.effects.iter().map(effect_text).collect();
+        usage_effects.extend(outcome.effects);
         ok(
             format!("Usage record {id}: {megabytes} MB"),
             format!(
@@ -1903,8 +1885,8 @@ fn top_ups(
     feed("nw-000103", 200, 30)?;
     feed("nw-000104", 10, 40)?;
     let exhausted_generation = state.quota(VolumeKind::Data).generation;
-    let key = GatewayKey::auto_top_up(sim, u64::from(exhausted_generation));
-    let state = start_generation(&state, VolumeKind::Data, 1_000 * BYTES_PER_MB)?;
+    let key = GatewayKey::auto_top_up(sim, exhausted_generation);
+    let state = start_generation(&state, kind_1gb, volume_1gb)?;
     let quota = state.quota(VolumeKind::Data);
     ok(
         format!("The gateway charges {key}; the top-up arrives"),
@@ -1922,19 +1904,13 @@ fn top_ups(
         &VolumeLimitSteps::default(),
     )?;
     let low_rules = UsageRules {
-        limits: MonthlyLimits {
-            data_mb: limit_value(low.data_mb()),
-            sms: limit_value(low.sms()),
-        },
+        limits: MonthlyLimits::from(&low),
         ..rules
     };
     let other_sim = SimId::new(now, rng.bytes());
     let other = sims.get(8).ok_or("no SIM 9")?;
-    let other_state = start_generation(
-        &QuotaState::new(other_sim),
-        VolumeKind::Data,
-        500 * BYTES_PER_MB,
-    )?;
+    let (kind_500mb, volume_500mb) = top_up_volume("DATA-500MB")?;
+    let other_state = start_generation(&QuotaState::new(other_sim), kind_500mb, volume_500mb)?;
     let used_this_month = MonthlyUsage {
         period,
         data_bytes: 700 * BYTES_PER_MB,
@@ -1972,7 +1948,7 @@ fn top_ups(
             .any(|e| matches!(e, UsageEffect::AutoTopUp { .. })),
         "no Auto-Top-Up once the monthly limit is reached",
     )?;
-    Ok(())
+    Ok(usage_effects)
 }
 
 // -------------------------------------------------------------------------------------------
@@ -2148,21 +2124,27 @@ fn notifications(
     dana: &Customer,
     order: &Order,
     sims: &[SimRow],
+    usage_effects: &[UsageEffect],
 ) -> TourResult {
     section(11, "Notifications (ACC-4)");
     let overrides = TextOverrides::new();
     let sim = sims.get(7).ok_or("no SIM 8")?;
     let company = nordlicht.company_name().map_or("", |n| n.as_str());
-    let threshold = Params::new()
+    // The notice asked for by the 20 % threshold of section 9: the effect supplies the share
+    // left, the host the names and the amounts in the recipient's language.
+    let notice = usage_notifications(usage_effects)
+        .into_iter()
+        .find(|n| n.kind == NotificationKind::VolumeThresholdReached)
+        .ok_or("no threshold notice in section 9")?;
+    let threshold = notice
+        .params
         .with("customer_name", company)
         .with("sim_label", sim.label.as_str())
         .with("iccid", sim.iccid.as_str())
-        // The quota speaks of volume LEFT (20 %); the text speaks of volume USED (80 %).
-        .with("threshold_percent", "80")
-        .with("used", "800 MB")
+        .with("remaining", "150 MB")
         .with("allowance", "1.000 MB")
         .with("link", "https://portal.example/sims");
-    let kind = NotificationKind::VolumeThresholdReached;
+    let kind = notice.kind;
     let out = render(kind, nordlicht.language(), &threshold, &overrides)?;
     ok(
         format!("{kind} for Nordlicht, in {}", out.language),

@@ -13,6 +13,7 @@ use crate::contact::Country;
 use crate::customer::VatId;
 use crate::error::{Error, ReasonCode, Result, text_field};
 use crate::money::{Currency, Money};
+use crate::quota::{BYTES_PER_MB, VolumeKind};
 
 /// Longest SKU accepted.
 const SKU_MAX: usize = 64;
@@ -137,7 +138,41 @@ impl ProductKind {
         )
     }
 
+    /// The volume this product adds to a SIM's quota when it is a top-up (TOP-1, TOP-2): the
+    /// kind and the amount in the quota's unit ([`VolumeKind::unit`]), i.e. bytes for a data
+    /// top-up (`megabytes` × [`BYTES_PER_MB`]) and messages for an SMS top-up. This is the one
+    /// conversion from catalogue MB to quota bytes; pass the amount to
+    /// [`crate::quota::start_generation`]. `None` for products that are not top-ups.
+    ///
+    /// ```
+    /// use selfcare_core::catalogue::ProductKind;
+    /// use selfcare_core::quota::VolumeKind;
+    /// let kind = ProductKind::DataTopUp { megabytes: 1_000 };
+    /// assert_eq!(kind.top_up_volume(), Some((VolumeKind::Data, 1_000_000_000)));
+    /// assert_eq!(ProductKind::Sim.top_up_volume(), None);
+    /// ```
+    pub const fn top_up_volume(self) -> Option<(VolumeKind, u64)> {
+        match self {
+            // Products in a catalogue are checked to fit; saturating keeps a hand-built kind
+            // from overflowing.
+            ProductKind::DataTopUp { megabytes } => {
+                Some((VolumeKind::Data, megabytes.saturating_mul(BYTES_PER_MB)))
+            }
+            ProductKind::SmsTopUp { count } => Some((VolumeKind::Sms, count as u64)),
+            ProductKind::Sim | ProductKind::Plan { .. } => None,
+        }
+    }
+
     fn check(self) -> Result<()> {
+        if let ProductKind::DataTopUp { megabytes } = self
+            && megabytes > u64::MAX / BYTES_PER_MB
+        {
+            return Err(Error::validation(
+                "kind",
+                ReasonCode::OutOfRange,
+                "a data top-up volume must fit in a quota counted in bytes",
+            ));
+        }
         let empty = match self {
             ProductKind::Sim => false,
             ProductKind::DataTopUp { megabytes } => megabytes == 0,
@@ -626,6 +661,43 @@ mod tests {
         assert!(Product::new(Sku::parse("A").unwrap(), " ", ProductKind::Sim, eur(1)).is_err());
         assert!(VatRates::new(Decimal::new(101, 0)).is_err());
         assert!(VatRates::new(Decimal::new(-1, 0)).is_err());
+    }
+
+    #[test]
+    fn top_1_top_up_products_start_a_generation_in_quota_units() {
+        use crate::ids::SimId;
+        use crate::quota::{QuotaState, start_generation};
+        let cat = Catalogue::example();
+        let kind = |sku: &str| cat.get(&Sku::parse(sku).unwrap()).unwrap().kind();
+        let (volume_kind, amount) = kind("DATA-1GB").top_up_volume().unwrap();
+        assert_eq!(
+            (volume_kind, amount),
+            (VolumeKind::Data, 1_000 * BYTES_PER_MB)
+        );
+        let sim = SimId::new(time::macros::datetime!(2026-01-01 0:00 UTC), [3; 10]);
+        let state = start_generation(&QuotaState::new(sim), volume_kind, amount).unwrap();
+        assert_eq!(state.quota(VolumeKind::Data).volume, 1_000_000_000);
+        let sms = kind("SMS-250").top_up_volume();
+        assert_eq!(sms, Some((VolumeKind::Sms, 250)));
+        assert_eq!(kind("SIM-STD").top_up_volume(), None);
+        // Every top-up of the catalogue has a volume; nothing else has one.
+        for product in cat.products() {
+            assert_eq!(
+                product.kind().top_up_volume().is_some(),
+                product.kind().is_top_up()
+            );
+        }
+        // A data volume that cannot be counted in bytes is refused when the product is built.
+        let too_big = ProductKind::DataTopUp {
+            megabytes: u64::MAX / BYTES_PER_MB + 1,
+        };
+        let one = Money::from_minor(1, Currency::EUR);
+        let err = Product::new(Sku::parse("X").unwrap(), "X", too_big, one).unwrap_err();
+        assert_eq!(err.reason(), ReasonCode::OutOfRange);
+        let largest = ProductKind::DataTopUp {
+            megabytes: u64::MAX / BYTES_PER_MB,
+        };
+        assert!(Product::new(Sku::parse("X").unwrap(), "X", largest, one).is_ok());
     }
 
     #[test]

@@ -30,12 +30,11 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 use crate::contact::{Country, Email, Language};
 use crate::error::{Error, ReasonCode, Result, text_field};
 use crate::ids::OrgId;
+use crate::policy::LegalChangeReason;
 
 /// Longest company or person name accepted: the name is printed on every billing address
 /// (ADDR-4), so it can be no longer than an address's company and name fields (ADDR-1).
 pub const NAME_MAX: usize = crate::address::COMPANY_MAX;
-/// Longest justification staff can give for a legal-field change (ACC-1).
-pub const LEGAL_REASON_MAX: usize = 500;
 /// Most additional contact e-mail addresses per customer (ACC-3).
 pub const MAX_ADDITIONAL_EMAILS: usize = 10;
 
@@ -551,8 +550,9 @@ pub struct LegalFieldChange {
     pub company_name: Option<String>,
     /// New billing country.
     pub billing_country: Option<String>,
-    /// Why; required, at most [`LEGAL_REASON_MAX`] characters, recorded in the audit log.
-    pub reason: String,
+    /// Why, as validated by [`crate::policy::authorize_legal_field_change`] (which also checks
+    /// the Billing role); recorded in the audit log.
+    pub reason: LegalChangeReason,
 }
 
 /// The outcome of an update: the new customer and the names of the fields that changed (for
@@ -563,8 +563,8 @@ pub struct CustomerChanged {
     pub customer: Customer,
     /// Names of the fields whose value changed, e.g. `main_contact`.
     pub changed_fields: Vec<&'static str>,
-    /// The validated staff justification, for legal-field changes.
-    pub reason: Option<String>,
+    /// The staff justification, for legal-field changes.
+    pub reason: Option<LegalChangeReason>,
 }
 
 impl Customer {
@@ -762,15 +762,14 @@ impl Customer {
         })
     }
 
-    /// Applies a legal-field change by staff (ACC-1). The caller has already checked that the
-    /// staff identity holds the Billing role; this checks the change itself.
+    /// Applies a legal-field change by staff (ACC-1). The caller has already checked the staff
+    /// identity and the reason with [`crate::policy::authorize_legal_field_change`]; this
+    /// checks the change itself.
     ///
     /// # Errors
-    /// [`Error::Validation`] on `reason` (`Required`, `TooLong`, `ControlCharacters`), on
-    /// `company_name` (`NotABusiness` or its parse error), on `billing_country`, or with
-    /// `LegalChangeEmpty` when neither field is given.
+    /// [`Error::Validation`] on `company_name` (`NotABusiness` or its parse error), on
+    /// `billing_country`, or with `LegalChangeEmpty` when neither field is given.
     pub fn apply_legal_change(&self, change: &LegalFieldChange) -> Result<CustomerChanged> {
-        let reason = text_field("reason", &change.reason, LEGAL_REASON_MAX, true, true)?;
         if change.company_name.is_none() && change.billing_country.is_none() {
             return Err(Error::validation(
                 "company_name",
@@ -804,7 +803,7 @@ impl Customer {
         Ok(CustomerChanged {
             customer: next,
             changed_fields: changed,
-            reason: Some(reason),
+            reason: Some(change.reason.clone()),
         })
     }
 }
@@ -1429,23 +1428,29 @@ mod tests {
 
     #[test]
     fn acc_1_staff_legal_change_requires_a_reason() {
+        use crate::policy::LEGAL_CHANGE_REASON_MAX_CHARS;
         let c = business();
-        let mut change = LegalFieldChange {
-            company_name: Some("Acme Connectivity AG".into()),
-            billing_country: Some("AT".into()),
-            reason: "   ".into(),
-        };
-        let err = c.apply_legal_change(&change).unwrap_err();
+        // The reason is a `LegalChangeReason`: a blank or too long one cannot be built, not
+        // even from the wire.
+        let err = LegalChangeReason::parse("   ").unwrap_err();
         assert_eq!(
             (err.field(), err.reason()),
             (Some("reason"), ReasonCode::Required)
         );
-        change.reason = "x".repeat(LEGAL_REASON_MAX + 1);
         assert_eq!(
-            c.apply_legal_change(&change).unwrap_err().reason(),
+            LegalChangeReason::parse(&"x".repeat(LEGAL_CHANGE_REASON_MAX_CHARS + 1))
+                .unwrap_err()
+                .reason(),
             ReasonCode::TooLong
         );
-        change.reason = "Commercial register extract HRB 1234 of 2025-02-20".into();
+        let blank = r#"{"company_name":"Acme AG","billing_country":null,"reason":"  "}"#;
+        assert!(serde_json::from_str::<LegalFieldChange>(blank).is_err());
+        let change = LegalFieldChange {
+            company_name: Some("Acme Connectivity AG".into()),
+            billing_country: Some("AT".into()),
+            reason: LegalChangeReason::parse("Commercial register extract HRB 1234 of 2025-02-20")
+                .unwrap(),
+        };
         let out = c.apply_legal_change(&change).unwrap();
         assert_eq!(out.changed_fields, vec!["company_name", "billing_country"]);
         assert_eq!(
@@ -1453,12 +1458,12 @@ mod tests {
             "Acme Connectivity AG"
         );
         assert_eq!(out.customer.billing_country().alpha2(), "AT");
-        assert_eq!(out.reason.as_deref(), Some(change.reason.as_str()));
+        assert_eq!(out.reason.as_ref(), Some(&change.reason));
 
         let empty = LegalFieldChange {
             company_name: None,
             billing_country: None,
-            reason: "why".into(),
+            reason: LegalChangeReason::parse("why").unwrap(),
         };
         assert_eq!(
             c.apply_legal_change(&empty).unwrap_err().reason(),
@@ -1467,7 +1472,7 @@ mod tests {
         let for_individual = LegalFieldChange {
             company_name: Some("Levi Ltd".into()),
             billing_country: None,
-            reason: "why".into(),
+            reason: LegalChangeReason::parse("why").unwrap(),
         };
         assert_eq!(
             individual()

@@ -34,6 +34,7 @@ use std::fmt;
 use crate::contact::{Email, Language};
 use crate::customer::{ContactEmails, EmailCategory};
 use crate::error::{Error, ReasonCode, Result};
+use crate::quota::{UsageEffect, VolumeKind};
 
 /// Longest subject a host override may have, in characters.
 pub const SUBJECT_MAX: usize = 200;
@@ -54,7 +55,8 @@ pub enum NotificationKind {
     OrderStatusChanged,
     /// A shipment of an order was sent.
     ShipmentSent,
-    /// A SIM crossed a configured share of its volume.
+    /// A SIM's remaining volume fell to a configured share of its volume (TOP-3): the text
+    /// says how much is LEFT (`{percent_left}`, `{remaining}` of `{allowance}`).
     VolumeThresholdReached,
     /// A SIM used up its volume.
     VolumeExhausted,
@@ -186,8 +188,8 @@ impl NotificationKind {
                 "customer_name",
                 "sim_label",
                 "iccid",
-                "threshold_percent",
-                "used",
+                "percent_left",
+                "remaining",
                 "allowance",
                 "link",
             ],
@@ -248,6 +250,78 @@ pub const AUDIENCES: [(NotificationKind, Audience); 17] = {
     }
     table
 };
+
+/// A notification that usage effects ask for (TOP-3, ACC-5), with the parameters the effects
+/// themselves know. The host adds the rest (`customer_name`, `sim_label`, `iccid`,
+/// `remaining`, `allowance`, `limit`, `reset_date`, `link`), formatting amounts of `volume` in
+/// the recipient's language.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UsageNotification {
+    /// What to send.
+    pub kind: NotificationKind,
+    /// The kind of volume it is about (data or SMS).
+    pub volume: VolumeKind,
+    /// `percent_left` for [`NotificationKind::VolumeThresholdReached`]; empty otherwise.
+    pub params: Params,
+}
+
+/// The notifications the effects of one usage record ask for, in order: the one place that
+/// maps [`UsageEffect`]s to notification kinds and parameters.
+///
+/// - [`UsageEffect::ThresholdReached`] above 0 % → [`NotificationKind::VolumeThresholdReached`]
+///   with `percent_left` = the threshold (the share of the volume LEFT, TOP-3); at 0 % →
+///   [`NotificationKind::VolumeExhausted`].
+/// - [`UsageEffect::MonthlyLimitReached`] and [`UsageEffect::AutoTopUpSkippedMonthlyLimit`] →
+///   [`NotificationKind::MonthlyLimitReached`], once per kind and month within `effects` (one
+///   record can reach the limit and exhaust the quota at once).
+/// - [`UsageEffect::Exhausted`] (its notice is the 0 % threshold), [`UsageEffect::AutoTopUp`]
+///   (its notice follows the gateway's answer: [`NotificationKind::AutoTopUpCharged`] or
+///   [`NotificationKind::AutoTopUpFailed`]) and [`UsageEffect::Ignored`] → nothing.
+///
+/// ```
+/// use selfcare_core::notifications::{usage_notifications, NotificationKind};
+/// use selfcare_core::quota::{Percent, UsageEffect, VolumeKind};
+/// let effect = UsageEffect::ThresholdReached {
+///     kind: VolumeKind::Data,
+///     percent: Percent::new(20).unwrap(),
+///     generation: 1,
+/// };
+/// let notes = usage_notifications(&[effect]);
+/// assert_eq!(notes[0].kind, NotificationKind::VolumeThresholdReached);
+/// assert_eq!(notes[0].params.get("percent_left"), Some("20"));
+/// ```
+pub fn usage_notifications(effects: &[UsageEffect]) -> Vec<UsageNotification> {
+    let mut monthly_sent = BTreeSet::new();
+    let mut out = Vec::new();
+    for effect in effects {
+        let (kind, volume, params) = match effect {
+            UsageEffect::ThresholdReached { kind, percent, .. } if percent.value() == 0 => {
+                (NotificationKind::VolumeExhausted, *kind, Params::new())
+            }
+            UsageEffect::ThresholdReached { kind, percent, .. } => (
+                NotificationKind::VolumeThresholdReached,
+                *kind,
+                Params::new().with("percent_left", percent.value().to_string()),
+            ),
+            UsageEffect::MonthlyLimitReached { kind, period }
+            | UsageEffect::AutoTopUpSkippedMonthlyLimit { kind, period, .. } => {
+                if !monthly_sent.insert((*kind, *period)) {
+                    continue;
+                }
+                (NotificationKind::MonthlyLimitReached, *kind, Params::new())
+            }
+            UsageEffect::Ignored { .. }
+            | UsageEffect::Exhausted { .. }
+            | UsageEffect::AutoTopUp { .. } => continue,
+        };
+        out.push(UsageNotification {
+            kind,
+            volume,
+            params,
+        });
+    }
+    out
+}
 
 /// The parameter values of one notification, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -737,6 +811,135 @@ mod tests {
             NotificationKind::NewLogin
                 .recipients(&contacts, None)
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn top_3_threshold_notification_shows_the_percent_left() {
+        use crate::customer::MonthPeriod;
+        use crate::ids::SimId;
+        use crate::numbers::Iccid;
+        use crate::quota::*;
+        use time::macros::datetime;
+
+        let sim = SimId::new(datetime!(2026-03-01 0:00 UTC), [5; 10]);
+        let state = start_generation(&QuotaState::new(sim), VolumeKind::Data, 1_000).unwrap();
+        let period = MonthPeriod::new(2026, 3).unwrap();
+        let iccid = Iccid::from_payload("898822800000000000").unwrap();
+        // 800 of 1 000 used: 20 % is left.
+        let record =
+            UsageRecord::new("r-1", iccid, datetime!(2026-03-02 10:00 UTC), 800, 0).unwrap();
+        let rules = UsageRules {
+            period,
+            limits: MonthlyLimits::UNLIMITED,
+            auto_top_up: false,
+            thresholds: &DEFAULT_THRESHOLDS,
+        };
+        let out = apply_usage(
+            &state,
+            &MonthlyUsage::new(period),
+            &record,
+            &Vec::<UsageRecordId>::new(),
+            &SentMarks::new(),
+            &rules,
+        );
+        let Some(UsageEffect::ThresholdReached { percent, .. }) = out.effects.first() else {
+            panic!("no threshold effect: {:?}", out.effects);
+        };
+        let quota = out.state.quota(VolumeKind::Data);
+        let left = quota.remaining() * 100 / i64::try_from(quota.volume).unwrap();
+        assert_eq!(i64::from(percent.value()), left);
+
+        let notes = usage_notifications(&out.effects);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].kind, NotificationKind::VolumeThresholdReached);
+        assert_eq!(notes[0].volume, VolumeKind::Data);
+        let params = notes[0]
+            .params
+            .clone()
+            .with("customer_name", "Acme")
+            .with("sim_label", "Truck 17")
+            .with("iccid", "8949111111111111111")
+            .with("remaining", "200 MB")
+            .with("allowance", "1,000 MB")
+            .with("link", "https://portal.example");
+        let kind = NotificationKind::VolumeThresholdReached;
+        let overrides = TextOverrides::new();
+        let en = render(kind, Language::English, &params, &overrides).unwrap();
+        assert_eq!(en.subject, "Only 20% of the volume of SIM Truck 17 is left");
+        assert!(
+            en.body.contains("is left: 200 MB of 1,000 MB"),
+            "{}",
+            en.body
+        );
+        let de = render(kind, Language::German, &params, &overrides).unwrap();
+        assert_eq!(
+            de.subject,
+            "Nur noch 20 % des Volumens der SIM Truck 17 verfügbar"
+        );
+        let he = render(kind, Language::Hebrew, &params, &overrides).unwrap();
+        assert!(he.subject.contains("נותרו רק 20%"), "{}", he.subject);
+        for text in [&en, &de, &he] {
+            // The share used (80) appears nowhere: every language speaks of what is left.
+            assert!(!text.subject.contains("80") && !text.body.contains("80"));
+            assert!(text.body.contains("20") && text.body.contains("200 MB"));
+        }
+    }
+
+    #[test]
+    fn top_3_usage_effects_map_to_notifications_once() {
+        use crate::customer::MonthPeriod;
+        use crate::ids::SimId;
+        use crate::orders::GatewayKey;
+        use crate::quota::Percent;
+        let period = MonthPeriod::new(2026, 3).unwrap();
+        let sim = SimId::new(time::macros::datetime!(2026-03-01 0:00 UTC), [5; 10]);
+        let data = VolumeKind::Data;
+        let threshold = |p| UsageEffect::ThresholdReached {
+            kind: data,
+            percent: Percent::new(p).unwrap(),
+            generation: 1,
+        };
+        let effects = [
+            threshold(20),
+            threshold(0),
+            UsageEffect::MonthlyLimitReached { kind: data, period },
+            UsageEffect::Exhausted {
+                kind: data,
+                generation: 1,
+            },
+            UsageEffect::AutoTopUpSkippedMonthlyLimit {
+                kind: data,
+                generation: 1,
+                period,
+            },
+            UsageEffect::AutoTopUp {
+                kind: VolumeKind::Sms,
+                generation: 2,
+                key: GatewayKey::auto_top_up(sim, 2),
+            },
+        ];
+        let kinds: Vec<_> = usage_notifications(&effects)
+            .into_iter()
+            .map(|n| n.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                NotificationKind::VolumeThresholdReached,
+                NotificationKind::VolumeExhausted,
+                NotificationKind::MonthlyLimitReached,
+            ]
+        );
+        // Skipped alone (the limit was reached by an earlier record) still tells the recipients.
+        let skipped = UsageEffect::AutoTopUpSkippedMonthlyLimit {
+            kind: data,
+            generation: 1,
+            period,
+        };
+        assert_eq!(
+            usage_notifications(&[skipped])[0].kind,
+            NotificationKind::MonthlyLimitReached
         );
     }
 

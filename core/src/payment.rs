@@ -201,6 +201,42 @@ pub enum CardBrand {
 }
 
 impl CardBrand {
+    /// Every value.
+    pub const ALL: [CardBrand; 9] = [
+        CardBrand::Visa,
+        CardBrand::Mastercard,
+        CardBrand::Amex,
+        CardBrand::Discover,
+        CardBrand::DinersClub,
+        CardBrand::Jcb,
+        CardBrand::UnionPay,
+        CardBrand::Maestro,
+        CardBrand::Other,
+    ];
+
+    /// The stable snake_case name, as serialised.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CardBrand::Visa => "visa",
+            CardBrand::Mastercard => "mastercard",
+            CardBrand::Amex => "amex",
+            CardBrand::Discover => "discover",
+            CardBrand::DinersClub => "diners_club",
+            CardBrand::Jcb => "jcb",
+            CardBrand::UnionPay => "union_pay",
+            CardBrand::Maestro => "maestro",
+            CardBrand::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for CardBrand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl CardBrand {
     /// Reads a gateway's brand name leniently (`visa`, `MasterCard`, `american_express`…);
     /// unknown names are [`CardBrand::Other`].
     pub fn from_gateway(raw: &str) -> Self {
@@ -689,6 +725,15 @@ impl PaymentSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pay_1_card_brand_names_are_the_serde_names() {
+        for value in CardBrand::ALL {
+            let json = serde_json::to_string(&value).unwrap();
+            assert_eq!(json, format!("\"{}\"", value.as_str()));
+            assert_eq!(value.to_string(), value.as_str());
+        }
+    }
     use proptest::prelude::*;
     use time::macros::{date, datetime};
 

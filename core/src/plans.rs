@@ -82,6 +82,32 @@ pub enum PlanState {
     Ended,
 }
 
+impl PlanState {
+    /// Every value.
+    pub const ALL: [PlanState; 4] = [
+        PlanState::Scheduled,
+        PlanState::Active,
+        PlanState::Provisioning,
+        PlanState::Ended,
+    ];
+
+    /// The stable snake_case name, as serialised.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PlanState::Scheduled => "scheduled",
+            PlanState::Active => "active",
+            PlanState::Provisioning => "provisioning",
+            PlanState::Ended => "ended",
+        }
+    }
+}
+
+impl fmt::Display for PlanState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Every field of a [`Plan`], public: what a store reads back and hands to
 /// [`Plan::from_parts`], which checks the plan's invariants.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -428,6 +454,25 @@ pub enum SwapState {
     Failed,
     /// No answer within the timeout; the old SIM stays.
     TimedOut,
+}
+
+impl SwapState {
+    /// The stable snake_case name, as serialised.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SwapState::Requested => "requested",
+            SwapState::Provisioning => "provisioning",
+            SwapState::Completed => "completed",
+            SwapState::Failed => "failed",
+            SwapState::TimedOut => "timed_out",
+        }
+    }
+}
+
+impl fmt::Display for SwapState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl SwapState {
@@ -978,6 +1023,24 @@ impl PlanUsage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plan_1_plan_state_names_are_the_serde_names() {
+        for value in PlanState::ALL {
+            let json = serde_json::to_string(&value).unwrap();
+            assert_eq!(json, format!("\"{}\"", value.as_str()));
+            assert_eq!(value.to_string(), value.as_str());
+        }
+    }
+
+    #[test]
+    fn plan_2_swap_state_names_are_the_serde_names() {
+        for value in SwapState::ALL {
+            let json = serde_json::to_string(&value).unwrap();
+            assert_eq!(json, format!("\"{}\"", value.as_str()));
+            assert_eq!(value.to_string(), value.as_str());
+        }
+    }
     use proptest::prelude::*;
     use time::macros::{date, datetime};
 

@@ -39,10 +39,11 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::customer::MonthPeriod;
+use crate::customer::{Limit, MonthPeriod, MonthlyVolumeLimits};
 use crate::error::{Error, ReasonCode, Result};
 use crate::ids::SimId;
 use crate::numbers::Iccid;
+use crate::orders::GatewayKey;
 
 /// Bytes in one MB of the monthly data limit (ACC-5). Decimal (SI), as mobile tariffs count.
 pub const BYTES_PER_MB: u64 = 1_000_000;
@@ -413,30 +414,35 @@ impl MonthlyUsage {
     }
 }
 
-/// The organisation's monthly volume limits (ACC-5) as plain values: chosen from the configured
-/// steps elsewhere, applied here to each SIM's own use. `None` is unlimited.
+/// The organisation's monthly volume limits (ACC-5) as quota applies them to each SIM's own use.
+///
+/// The values are the customer's [`Limit`]s, data in MB: build it from the organisation's
+/// chosen [`MonthlyVolumeLimits`] with `From`. Quota counts data in bytes, so
+/// [`MonthlyLimits::limit`] converts with [`BYTES_PER_MB`]; that conversion happens here and
+/// nowhere else. It is a separate type from [`MonthlyVolumeLimits`] because quota does not care
+/// whether a limit is one of the configured steps (steps may change after a choice was made).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MonthlyLimits {
     /// Data per SIM and month, in MB of [`BYTES_PER_MB`] bytes.
-    pub data_mb: Option<u64>,
+    pub data_mb: Limit,
     /// Text messages per SIM and month.
-    pub sms: Option<u64>,
+    pub sms: Limit,
 }
 
 impl MonthlyLimits {
     /// No limit for either kind.
     pub const UNLIMITED: MonthlyLimits = MonthlyLimits {
-        data_mb: None,
-        sms: None,
+        data_mb: Limit::Unlimited,
+        sms: Limit::Unlimited,
     };
 
-    /// The limit of `kind` in its counting unit (bytes or messages); `None` when unlimited.
+    /// The limit of `kind` in its counting unit ([`VolumeKind::unit`]: bytes or messages).
     /// A data limit too large for bytes in a `u64` saturates, which is unlimited in practice.
-    pub const fn limit(&self, kind: VolumeKind) -> Option<u64> {
+    pub const fn limit(&self, kind: VolumeKind) -> Limit {
         match kind {
             VolumeKind::Data => match self.data_mb {
-                Some(mb) => Some(mb.saturating_mul(BYTES_PER_MB)),
-                None => None,
+                Limit::Capped(mb) => Limit::Capped(mb.saturating_mul(BYTES_PER_MB)),
+                Limit::Unlimited => Limit::Unlimited,
             },
             VolumeKind::Sms => self.sms,
         }
@@ -444,7 +450,22 @@ impl MonthlyLimits {
 
     /// Whether `used` (bytes or messages) of `kind` has reached the limit.
     pub fn reached(&self, kind: VolumeKind, used: u64) -> bool {
-        self.limit(kind).is_some_and(|limit| used >= limit)
+        self.limit(kind).is_reached(used)
+    }
+}
+
+impl From<&MonthlyVolumeLimits> for MonthlyLimits {
+    fn from(chosen: &MonthlyVolumeLimits) -> Self {
+        MonthlyLimits {
+            data_mb: chosen.data_mb(),
+            sms: chosen.sms(),
+        }
+    }
+}
+
+impl From<MonthlyVolumeLimits> for MonthlyLimits {
+    fn from(chosen: MonthlyVolumeLimits) -> Self {
+        MonthlyLimits::from(&chosen)
     }
 }
 
@@ -560,30 +581,6 @@ impl FromIterator<SentMark> for SentMarks {
     }
 }
 
-/// The gateway idempotency key of an Auto-Top-Up charge: `auto:{sim}:{generation}` (TOP-2).
-/// The same exhaustion always gives the same key, so the gateway never charges it twice.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct AutoTopUpKey(String);
-
-impl AutoTopUpKey {
-    /// The key for the exhaustion of `generation` of `sim`.
-    pub fn new(sim: SimId, generation: u32) -> Self {
-        AutoTopUpKey(format!("auto:{sim}:{generation}"))
-    }
-
-    /// The key text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for AutoTopUpKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// What applying a usage record requires of the caller. Notifications go to the
 /// `VolumeNotifications` recipients (ACC-3, ACC-4) in the contact language.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -596,10 +593,11 @@ pub enum UsageEffect {
     },
     /// Remaining volume fell to `percent` of the generation's volume or below: send "volume
     /// threshold reached" (or, for 0 %, "volume exhausted").
+    /// [`crate::notifications::usage_notifications`] maps effects to notifications.
     ThresholdReached {
         /// The kind.
         kind: VolumeKind,
-        /// The threshold crossed.
+        /// The threshold crossed: the share of the volume LEFT (20 % = a fifth remains).
         percent: Percent,
         /// The generation.
         generation: u32,
@@ -625,8 +623,9 @@ pub enum UsageEffect {
         kind: VolumeKind,
         /// The exhausted generation.
         generation: u32,
-        /// The gateway idempotency key.
-        key: AutoTopUpKey,
+        /// The gateway idempotency key, [`GatewayKey::auto_top_up`] of the SIM and the exhausted
+        /// generation.
+        key: GatewayKey,
     },
     /// Auto-Top-Up is on but the monthly limit is reached: no charge; send "monthly limit
     /// reached" (the recipients learn why no top-up came).
@@ -793,7 +792,7 @@ pub fn apply_usage<S: SeenRecords + ?Sized>(
                     UsageEffect::AutoTopUp {
                         kind,
                         generation,
-                        key: AutoTopUpKey::new(next.sim, generation),
+                        key: GatewayKey::auto_top_up(next.sim, generation),
                     }
                 });
             }
@@ -1004,7 +1003,7 @@ mod tests {
         assert!(effects.contains(&UsageEffect::AutoTopUp {
             kind: VolumeKind::Data,
             generation: 1,
-            key: AutoTopUpKey::new(sim(), 1),
+            key: GatewayKey::auto_top_up(sim(), 1),
         }));
         // Already at or below zero: further use is no new exhaustion.
         assert!(s.apply(&rec("c", 50, 0), &r).is_empty());
@@ -1207,8 +1206,8 @@ mod tests {
     #[test]
     fn acc_5_monthly_limit_reached_is_notified_once_per_sim_kind_and_month() {
         let limits = MonthlyLimits {
-            data_mb: Some(1),
-            sms: None,
+            data_mb: Limit::Capped(1),
+            sms: Limit::Unlimited,
         };
         let mut s = Sim::new(data_state(10_000_000));
         let r = rules(false, limits);
@@ -1241,8 +1240,8 @@ mod tests {
     #[test]
     fn acc_5_exhaustion_at_the_monthly_limit_tells_instead_of_charging() {
         let limits = MonthlyLimits {
-            data_mb: Some(1),
-            sms: None,
+            data_mb: Limit::Capped(1),
+            sms: Limit::Unlimited,
         };
         let mut s = Sim::new(data_state(1_000_000));
         let effects = s.apply(&rec("a", 1_000_000, 0), &rules(true, limits));
@@ -1281,8 +1280,8 @@ mod tests {
             &rules(
                 true,
                 MonthlyLimits {
-                    data_mb: Some(2),
-                    sms: Some(0),
+                    data_mb: Limit::Capped(2),
+                    sms: Limit::Capped(0),
                 },
             ),
         );
@@ -1295,8 +1294,8 @@ mod tests {
     #[test]
     fn acc_5_late_record_of_an_earlier_month_does_not_count_toward_this_month() {
         let limits = MonthlyLimits {
-            data_mb: Some(1),
-            sms: Some(10),
+            data_mb: Limit::Capped(1),
+            sms: Limit::Capped(10),
         };
         let mut s = Sim::new(data_state(10_000_000));
         let feb = UsageRules {
@@ -1311,19 +1310,34 @@ mod tests {
     #[test]
     fn acc_5_limits_convert_mb_and_none_is_unlimited() {
         let l = MonthlyLimits {
-            data_mb: Some(5_000),
-            sms: Some(100),
+            data_mb: Limit::Capped(5_000),
+            sms: Limit::Capped(100),
         };
-        assert_eq!(l.limit(VolumeKind::Data), Some(5_000_000_000));
+        assert_eq!(l.limit(VolumeKind::Data), Limit::Capped(5_000_000_000));
         assert!(!l.reached(VolumeKind::Data, 4_999_999_999));
         assert!(l.reached(VolumeKind::Data, 5_000_000_000));
         assert!(l.reached(VolumeKind::Sms, 100));
         assert!(!MonthlyLimits::UNLIMITED.reached(VolumeKind::Sms, u64::MAX));
         let huge = MonthlyLimits {
-            data_mb: Some(u64::MAX),
-            sms: None,
+            data_mb: Limit::Capped(u64::MAX),
+            sms: Limit::Unlimited,
         };
-        assert_eq!(huge.limit(VolumeKind::Data), Some(u64::MAX));
+        assert_eq!(huge.limit(VolumeKind::Data), Limit::Capped(u64::MAX));
+    }
+
+    #[test]
+    fn acc_5_limits_from_the_customers_choice_count_data_in_mb() {
+        use crate::customer::{MonthlyVolumeLimits, VolumeLimitSteps};
+        let steps = VolumeLimitSteps::default();
+        let chosen =
+            MonthlyVolumeLimits::new(Limit::Capped(1_000), Limit::Capped(500), &steps).unwrap();
+        let limits = MonthlyLimits::from(&chosen);
+        assert_eq!(limits.limit(VolumeKind::Data), Limit::Capped(1_000_000_000));
+        assert_eq!(limits.limit(VolumeKind::Sms), Limit::Capped(500));
+        assert!(!limits.reached(VolumeKind::Data, 999_999_999));
+        assert!(limits.reached(VolumeKind::Data, 1_000_000_000));
+        let initial = MonthlyLimits::from(MonthlyVolumeLimits::initial(&steps));
+        assert_eq!(initial, MonthlyLimits::UNLIMITED);
     }
 
     #[test]
@@ -1362,7 +1376,7 @@ mod tests {
         let effect = UsageEffect::AutoTopUp {
             kind: VolumeKind::Data,
             generation: 1,
-            key: AutoTopUpKey::new(sim(), 1),
+            key: GatewayKey::auto_top_up(sim(), 1),
         };
         let back: UsageEffect =
             serde_json::from_str(&serde_json::to_string(&effect).unwrap()).unwrap();
@@ -1414,8 +1428,8 @@ mod tests {
                     sms_volume: sv,
                     auto,
                     limits: MonthlyLimits {
-                        data_mb: dl,
-                        sms: sl,
+                        data_mb: dl.map_or(Limit::Unlimited, Limit::Capped),
+                        sms: sl.map_or(Limit::Unlimited, Limit::Capped),
                     },
                     auto_data: ad * 1_000,
                     auto_sms: asms,
@@ -1518,8 +1532,10 @@ mod tests {
                     let after = before - amount as i128;
                     gens[k].2 = used + amount;
                     if before > 0 && after <= 0 {
-                        let limit_hit = sc.limits.limit(kind)
-                            .is_some_and(|l| month_use[&(kind, *p)] >= l);
+                        let limit_hit = match sc.limits.limit(kind) {
+                            Limit::Capped(l) => month_use[&(kind, *p)] >= l,
+                            Limit::Unlimited => false,
+                        };
                         let charge = sc.auto && !limit_hit;
                         expected.insert((kind, g), charge);
                         if charge {
@@ -1536,7 +1552,7 @@ mod tests {
             for e in &effects {
                 match e {
                     UsageEffect::AutoTopUp { kind, generation, key } => {
-                        prop_assert_eq!(key, &AutoTopUpKey::new(sim(), *generation));
+                        prop_assert_eq!(key, &GatewayKey::auto_top_up(sim(), *generation));
                         *charged.entry((*kind, *generation)).or_default() += 1;
                     }
                     UsageEffect::Exhausted { kind, generation } => {

@@ -41,8 +41,10 @@ pub struct ThrottlePolicy {
     pub base_delay: Duration,
     /// The longest wait (default 15 minutes).
     pub max_delay: Duration,
-    /// A counter is forgotten this long after its last failure (default 24 hours).
-    pub counter_lifetime: Duration,
+    /// A counter is forgotten this long after its last failure (default 24 hours). A window
+    /// compared with instants, so a [`time::Duration`]; the delays above are waits handed to
+    /// the host ([`Error::Throttled`]'s `retry_after`), so they are [`std::time::Duration`]s.
+    pub counter_lifetime: time::Duration,
 }
 
 impl Default for ThrottlePolicy {
@@ -50,7 +52,7 @@ impl Default for ThrottlePolicy {
         ThrottlePolicy {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(15 * 60),
-            counter_lifetime: Duration::from_secs(24 * 3600),
+            counter_lifetime: time::Duration::hours(24),
         }
     }
 }
@@ -378,7 +380,7 @@ mod tests {
         let policy = ThrottlePolicy {
             base_delay: Duration::from_millis(500),
             max_delay: secs(60),
-            counter_lifetime: secs(3600),
+            counter_lifetime: time::Duration::hours(1),
         };
         assert_eq!(policy.delay_after(1), Duration::from_millis(500));
         assert_eq!(policy.delay_after(4), secs(4));

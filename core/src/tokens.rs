@@ -20,11 +20,10 @@
 //! ```
 
 use std::fmt;
-use std::time::Duration;
 
 use data_encoding::BASE64URL_NOPAD;
 use secrecy::{ExposeSecret, SecretString};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use zeroize::Zeroize;
 
 use crate::digest::Sha256Digest;
@@ -196,7 +195,9 @@ impl TokenKind {
     }
 }
 
-/// How long tokens and sessions live; part of the portal configuration.
+/// How long tokens and sessions live; part of the portal configuration. Lifetimes are
+/// [`time::Duration`]s, compared with [`OffsetDateTime`] instants directly; a negative lifetime
+/// counts as zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenLifetimes {
     /// A session ends after this long without a request (default 30 minutes, AUTH-4).
@@ -215,18 +216,15 @@ pub struct TokenLifetimes {
     pub invitation: Duration,
 }
 
-const MINUTE: Duration = Duration::from_secs(60);
-const HOUR: Duration = Duration::from_secs(3600);
-
 impl Default for TokenLifetimes {
     fn default() -> Self {
         TokenLifetimes {
-            session_idle: MINUTE.saturating_mul(30),
-            session_absolute: HOUR.saturating_mul(12),
-            password_reset: MINUTE.saturating_mul(30),
-            email_confirmation: HOUR.saturating_mul(24),
-            email_change_approval: HOUR.saturating_mul(72),
-            invitation: HOUR.saturating_mul(72),
+            session_idle: Duration::minutes(30),
+            session_absolute: Duration::hours(12),
+            password_reset: Duration::minutes(30),
+            email_confirmation: Duration::hours(24),
+            email_change_approval: Duration::hours(72),
+            invitation: Duration::hours(72),
         }
     }
 }
@@ -247,24 +245,27 @@ impl TokenLifetimes {
 
 /// Whether something that started at `since` and lives `lifetime` is over at `now`: expired
 /// from the instant `since + lifetime` on. A `now` before `since` (a clock stepped back) is not
-/// expired; a lifetime too large to represent never expires.
+/// expired; a negative lifetime counts as zero.
 pub fn is_expired(since: OffsetDateTime, now: OffsetDateTime, lifetime: Duration) -> bool {
-    match time::Duration::try_from(lifetime) {
-        Ok(lifetime) => now - since >= lifetime,
-        Err(_) => false,
-    }
+    now - since >= lifetime.max(Duration::ZERO)
 }
 
 /// Why a token was not accepted. Unknown tokens and tokens of another kind are both `Invalid`,
-/// so a caller learns nothing about tokens it does not hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// so a caller learns nothing about tokens it does not hold. `?` turns it into an
+/// [`Error::Validation`] on `token` with [`TokenRejection::reason`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, thiserror::Error,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenRejection {
     /// Malformed, unknown, or of another kind.
+    #[error("is not valid")]
     Invalid,
     /// Already redeemed (single use).
+    #[error("was already used; request a new one")]
     Used,
     /// Past its lifetime.
+    #[error("has expired; request a new one")]
     Expired,
 }
 
@@ -281,12 +282,7 @@ impl TokenRejection {
 
 impl From<TokenRejection> for Error {
     fn from(rejection: TokenRejection) -> Error {
-        let message = match rejection {
-            TokenRejection::Invalid => "is not valid",
-            TokenRejection::Used => "was already used; request a new one",
-            TokenRejection::Expired => "has expired; request a new one",
-        };
-        Error::validation("token", rejection.reason(), message)
+        Error::validation("token", rejection.reason(), rejection.to_string())
     }
 }
 
@@ -353,14 +349,25 @@ impl TokenState {
     }
 }
 
-/// Why a session ended on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// Why a session ended on its own. `?` turns it into an [`Error::PermissionDenied`] with
+/// [`SessionEnd::reason`]; the `sdk` reports it as `Unauthenticated(SessionExpired)`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, thiserror::Error,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionEnd {
     /// No request for longer than the idle lifetime.
+    #[error("the session ended after being idle too long; please log in again")]
     Idle,
     /// Older than the absolute lifetime.
+    #[error("the session reached its maximum lifetime; please log in again")]
     Absolute,
+}
+
+impl From<SessionEnd> for Error {
+    fn from(end: SessionEnd) -> Error {
+        Error::denied(end.reason())
+    }
 }
 
 impl SessionEnd {
@@ -417,13 +424,8 @@ impl SessionTimes {
     /// When the session ends if no further request comes: the earlier of the idle and the
     /// absolute expiry. `None` when that instant is not representable.
     pub fn expires_at(&self, lifetimes: &TokenLifetimes) -> Option<OffsetDateTime> {
-        let add = |at: OffsetDateTime, d: Duration| {
-            time::Duration::try_from(d)
-                .ok()
-                .and_then(|d| at.checked_add(d))
-        };
-        let idle = add(self.last_seen_at, lifetimes.session_idle)?;
-        let absolute = add(self.created_at, lifetimes.session_absolute)?;
+        let idle = self.last_seen_at.checked_add(lifetimes.session_idle)?;
+        let absolute = self.created_at.checked_add(lifetimes.session_absolute)?;
         Some(idle.min(absolute))
     }
 }
@@ -664,7 +666,7 @@ mod tests {
     #[test]
     fn auth_2_reset_token_expires_after_30_minutes_and_is_single_use() {
         let lifetimes = TokenLifetimes::default();
-        assert_eq!(lifetimes.password_reset, Duration::from_secs(30 * 60));
+        assert_eq!(lifetimes.password_reset, Duration::minutes(30));
         let mut state = TokenState::issued(TokenKind::PasswordReset, T0);
         let just_before = T0 + time::Duration::seconds(30 * 60 - 1);
         let at_expiry = T0 + time::Duration::minutes(30);
@@ -696,7 +698,7 @@ mod tests {
     fn auth_2_every_kind_expires_at_its_own_lifetime() {
         let lifetimes = TokenLifetimes::default();
         for kind in TokenKind::ALL {
-            let life = time::Duration::try_from(lifetimes.for_kind(kind)).unwrap();
+            let life = lifetimes.for_kind(kind);
             let state = TokenState::issued(kind, T0);
             let before = T0 + life - time::Duration::SECOND;
             assert_eq!(state.check(kind, before, &lifetimes), Ok(()), "{kind:?}");
@@ -714,12 +716,15 @@ mod tests {
 
     #[test]
     fn auth_2_expiry_edge_cases() {
+        assert!(!is_expired(T0, T0 - Duration::HOUR, Duration::MINUTE));
+        assert!(is_expired(T0, T0, Duration::ZERO));
+        // A negative lifetime is zero: expired at once, but never before it started.
+        assert!(is_expired(T0, T0, Duration::minutes(-5)));
         assert!(!is_expired(
             T0,
-            T0 - time::Duration::HOUR,
-            Duration::ZERO + MINUTE
+            T0 - Duration::SECOND,
+            Duration::minutes(-5)
         ));
-        assert!(is_expired(T0, T0, Duration::ZERO));
         assert!(!is_expired(
             T0,
             T0 + time::Duration::days(36500),
@@ -730,8 +735,8 @@ mod tests {
     #[test]
     fn auth_4_session_idle_and_absolute_expiry() {
         let lifetimes = TokenLifetimes::default();
-        assert_eq!(lifetimes.session_idle, Duration::from_secs(30 * 60));
-        assert_eq!(lifetimes.session_absolute, Duration::from_secs(12 * 3600));
+        assert_eq!(lifetimes.session_idle, Duration::minutes(30));
+        assert_eq!(lifetimes.session_absolute, Duration::hours(12));
         let mut s = SessionTimes::new(T0);
         // Idle: 30 minutes without a request.
         assert_eq!(
@@ -754,6 +759,43 @@ mod tests {
             SessionEnd::Absolute.reason(),
             ReasonCode::SessionAbsoluteTimeout
         );
+    }
+
+    #[test]
+    fn auth_2_auth_4_rejections_are_errors_and_convert_with_question_mark() {
+        fn redeem(state: &mut TokenState, now: OffsetDateTime) -> Result<()> {
+            state.redeem(TokenKind::PasswordReset, now, &TokenLifetimes::default())?;
+            Ok(())
+        }
+        fn resume(s: &SessionTimes, now: OffsetDateTime) -> Result<()> {
+            s.check(now, &TokenLifetimes::default())?;
+            Ok(())
+        }
+        let mut state = TokenState::issued(TokenKind::PasswordReset, T0);
+        redeem(&mut state, T0).unwrap();
+        let err = redeem(&mut state, T0).unwrap_err();
+        assert_eq!(
+            err,
+            Error::validation(
+                "token",
+                ReasonCode::TokenUsed,
+                "was already used; request a new one"
+            )
+        );
+        let session = SessionTimes::new(T0);
+        assert_eq!(
+            resume(&session, T0 + time::Duration::hours(12)).unwrap_err(),
+            Error::denied(ReasonCode::SessionAbsoluteTimeout)
+        );
+        assert_eq!(
+            resume(&session, T0 + time::Duration::minutes(31)).unwrap_err(),
+            Error::denied(ReasonCode::SessionIdleTimeout)
+        );
+        // Both are std errors with a message, so hosts can box them too.
+        let boxed: Box<dyn std::error::Error> = Box::new(SessionEnd::Idle);
+        assert!(boxed.to_string().contains("idle"));
+        let boxed: Box<dyn std::error::Error> = Box::new(TokenRejection::Expired);
+        assert_eq!(boxed.to_string(), "has expired; request a new one");
     }
 
     #[test]

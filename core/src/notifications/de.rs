@@ -22,8 +22,8 @@ pub(super) const fn text(kind: NotificationKind) -> (&'static str, &'static str)
             "Guten Tag {customer_name},\n\nwir haben Ihre Bestellung {order_number} mit {carrier} versendet. Sendungsnummer: {tracking_number}.\n\nSendung verfolgen: {tracking_link}",
         ),
         VolumeThresholdReached => (
-            "{threshold_percent} % des Volumens der SIM {sim_label} verbraucht",
-            "Guten Tag {customer_name},\n\ndie SIM {sim_label} (ICCID {iccid}) hat {threshold_percent} % ihres Volumens verbraucht: {used} von {allowance}.\n\nDamit es zu keiner Unterbrechung kommt, können Sie hier aufladen: {link}",
+            "Nur noch {percent_left} % des Volumens der SIM {sim_label} verfügbar",
+            "Guten Tag {customer_name},\n\nder SIM {sim_label} (ICCID {iccid}) stehen nur noch {percent_left} % ihres Volumens zur Verfügung: {remaining} von {allowance}.\n\nDamit es zu keiner Unterbrechung kommt, können Sie hier aufladen: {link}",
         ),
         VolumeExhausted => (
             "Volumen der SIM {sim_label} aufgebraucht",

@@ -22,8 +22,8 @@ pub(super) const fn text(kind: NotificationKind) -> (&'static str, &'static str)
             "Hello {customer_name},\n\nWe have shipped your order {order_number} with {carrier}. Tracking number: {tracking_number}.\n\nTrack your shipment: {tracking_link}",
         ),
         VolumeThresholdReached => (
-            "{threshold_percent}% of the volume used on SIM {sim_label}",
-            "Hello {customer_name},\n\nThe SIM {sim_label} (ICCID {iccid}) has used {threshold_percent}% of its volume: {used} of {allowance}.\n\nTo avoid an interruption, you can top up here: {link}",
+            "Only {percent_left}% of the volume of SIM {sim_label} is left",
+            "Hello {customer_name},\n\nOnly {percent_left}% of the volume of the SIM {sim_label} (ICCID {iccid}) is left: {remaining} of {allowance}.\n\nTo avoid an interruption, you can top up here: {link}",
         ),
         VolumeExhausted => (
             "Volume used up on SIM {sim_label}",

@@ -23,8 +23,8 @@ pub(super) const fn text(kind: NotificationKind) -> (&'static str, &'static str)
             "שלום {customer_name},\n\nהזמנה {order_number} נשלחה באמצעות {carrier}. מספר משלוח: {tracking_number}.\n\nלמעקב אחר המשלוח: {tracking_link}",
         ),
         VolumeThresholdReached => (
-            "נוצלו {threshold_percent}% מהנפח בכרטיס ה-SIM {sim_label}",
-            "שלום {customer_name},\n\nכרטיס ה-SIM {sim_label} (ICCID {iccid}) ניצל {threshold_percent}% מהנפח שלו: {used} מתוך {allowance}.\n\nכדי למנוע הפסקה בשירות, ניתן לבצע טעינה כאן: {link}",
+            "נותרו רק {percent_left}% מהנפח בכרטיס ה-SIM {sim_label}",
+            "שלום {customer_name},\n\nבכרטיס ה-SIM {sim_label} (ICCID {iccid}) נותרו רק {percent_left}% מהנפח: {remaining} מתוך {allowance}.\n\nכדי למנוע הפסקה בשירות, ניתן לבצע טעינה כאן: {link}",
         ),
         VolumeExhausted => (
             "הנפח בכרטיס ה-SIM {sim_label} נוצל במלואו",

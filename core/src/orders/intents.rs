@@ -94,8 +94,9 @@ impl GatewayKey {
     }
 
     /// `auto:{sim}:{generation}` for an automatic top-up (TOP-2): one per exhaustion of a quota
-    /// generation.
-    pub fn auto_top_up(sim: SimId, generation: u64) -> Self {
+    /// generation ([`crate::quota::Quota::generation`]), so the same exhaustion always gives the
+    /// same key and the gateway never charges it twice.
+    pub fn auto_top_up(sim: SimId, generation: u32) -> Self {
         GatewayKey(format!("auto:{sim}:{generation}"))
     }
 
@@ -260,6 +261,25 @@ pub enum LeaseDecision {
     ReturnFirstResult,
 }
 
+impl LeaseDecision {
+    /// Every value.
+    pub const ALL: [LeaseDecision; 2] = [LeaseDecision::Resume, LeaseDecision::ReturnFirstResult];
+
+    /// The stable snake_case name, as serialised.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LeaseDecision::Resume => "resume",
+            LeaseDecision::ReturnFirstResult => "return_first_result",
+        }
+    }
+}
+
+impl fmt::Display for LeaseDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A recorded payment intent as far as the lease is concerned.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IntentLease {
@@ -303,6 +323,15 @@ impl IntentLease {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ord_5_lease_decision_names_are_the_serde_names() {
+        for value in LeaseDecision::ALL {
+            let json = serde_json::to_string(&value).unwrap();
+            assert_eq!(json, format!("\"{}\"", value.as_str()));
+            assert_eq!(value.to_string(), value.as_str());
+        }
+    }
     use proptest::prelude::*;
     use time::macros::datetime;
 

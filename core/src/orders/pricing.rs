@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 
 use crate::catalogue::{Catalogue, Seller, Sku};
 use crate::contact::Country;
-use crate::customer::VatId;
+use crate::customer::{Customer, CustomerKind, VatId};
 use crate::error::{Error, ReasonCode, Result};
 use crate::money::{Currency, Money};
 
@@ -19,10 +19,22 @@ pub const MAX_LINES: usize = 100;
 pub struct TaxCustomer {
     /// Whether the customer is a business (not a consumer).
     pub business: bool,
-    /// The customer's VAT id, if any, as stored.
-    pub vat_id: Option<String>,
+    /// The customer's VAT id, if any.
+    pub vat_id: Option<VatId>,
     /// The country of the billing address.
     pub billing_country: Country,
+}
+
+impl TaxCustomer {
+    /// The tax view of a stored customer: a business with its VAT id (if it has one), an
+    /// individual without one, and the customer's billing country (ACC-1, ORD-2).
+    pub fn of(customer: &Customer) -> Self {
+        TaxCustomer {
+            business: matches!(customer.kind(), CustomerKind::Business { .. }),
+            vat_id: customer.vat_id().cloned(),
+            billing_country: customer.billing_country(),
+        }
+    }
 }
 
 /// How VAT applies to an order.
@@ -62,8 +74,8 @@ impl TaxTreatment {
 /// (well-formed) VAT id, businesses from the seller's own country, and customers outside the
 /// EU — pays the catalogue's rate for the billing country (see
 /// [`crate::catalogue::VatRates::rate_for`]: an explicit rate for the country, else the
-/// configured non-EU rate for non-EU countries, else the default). A malformed VAT id is not
-/// an error here: it simply does not earn reverse charge.
+/// configured non-EU rate for non-EU countries, else the default). The VAT id is a parsed
+/// [`VatId`], so a malformed one never reaches this decision.
 pub fn tax_treatment(
     catalogue: &Catalogue,
     seller: &Seller,
@@ -71,10 +83,10 @@ pub fn tax_treatment(
 ) -> TaxTreatment {
     let reverse = customer
         .vat_id
-        .as_deref()
+        .as_ref()
         .filter(|_| customer.business)
-        .and_then(|raw| VatId::parse(raw).ok())
-        .filter(|id| id.eu_country().is_some_and(|c| c != seller.country()));
+        .filter(|id| id.eu_country().is_some_and(|c| c != seller.country()))
+        .cloned();
     match reverse {
         Some(customer_vat_id) => TaxTreatment::ReverseCharge { customer_vat_id },
         None => TaxTreatment::Standard {
@@ -278,7 +290,7 @@ mod tests {
     fn customer(business: bool, vat_id: Option<&str>, country: &str) -> TaxCustomer {
         TaxCustomer {
             business,
-            vat_id: vat_id.map(str::to_owned),
+            vat_id: vat_id.map(|raw| VatId::parse(raw).unwrap()),
             billing_country: Country::parse(country).unwrap(),
         }
     }
@@ -351,8 +363,8 @@ mod tests {
         // Business without VAT id, or with a malformed one: VAT of the billing country.
         let none = price(&customer(true, None, "FR"), &[("SIM-STD", 1)]).unwrap();
         assert_eq!(none.tax.rate(), Decimal::new(20, 0));
-        let bad = price(&customer(true, Some("12"), "FR"), &[("SIM-STD", 1)]).unwrap();
-        assert_eq!(bad.tax.rate(), Decimal::new(20, 0));
+        // A malformed VAT id cannot reach pricing: it is refused when parsed.
+        assert!(VatId::parse("12").is_err());
         // Non-EU VAT id: no reverse charge; non-EU billing country: the configured 0 %.
         let ch = price(
             &customer(true, Some("CHE123456789"), "CH"),
@@ -360,6 +372,51 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(ch.tax, TaxTreatment::Standard { rate, .. } if rate.is_zero()));
+    }
+
+    #[test]
+    fn ord_2_tax_customer_of_a_customer() {
+        use crate::customer::{NewCustomer, NewCustomerKind};
+        use crate::ids::OrgId;
+        let now = time::macros::datetime!(2026-01-01 0:00 UTC);
+        let create = |kind, country: &str| {
+            let input = NewCustomer {
+                kind,
+                main_contact: "a@example.com".into(),
+                billing_country: country.into(),
+                language: None,
+            };
+            Customer::create(OrgId::new(now, [1; 10]), &input, now).unwrap()
+        };
+        let business = create(
+            NewCustomerKind::Business {
+                company_name: "Acme".into(),
+                vat_id: Some("atu 123.456-78".into()),
+            },
+            "AT",
+        );
+        assert_eq!(
+            TaxCustomer::of(&business),
+            customer(true, Some("ATU12345678"), "AT")
+        );
+        // Reverse charge follows from the customer itself.
+        let rc = price(&TaxCustomer::of(&business), &[("SIM-STD", 1)]).unwrap();
+        assert!(matches!(rc.tax, TaxTreatment::ReverseCharge { .. }));
+        let without = create(
+            NewCustomerKind::Business {
+                company_name: "Acme".into(),
+                vat_id: None,
+            },
+            "FR",
+        );
+        assert_eq!(TaxCustomer::of(&without), customer(true, None, "FR"));
+        let person = create(
+            NewCustomerKind::Individual {
+                name: "Dana Levi".into(),
+            },
+            "IL",
+        );
+        assert_eq!(TaxCustomer::of(&person), customer(false, None, "IL"));
     }
 
     #[test]

@@ -236,6 +236,36 @@ pub enum ShipmentStatus {
     Lost,
 }
 
+impl ShipmentStatus {
+    /// Every value.
+    pub const ALL: [ShipmentStatus; 6] = [
+        ShipmentStatus::Preparing,
+        ShipmentStatus::Shipped,
+        ShipmentStatus::InTransit,
+        ShipmentStatus::Delivered,
+        ShipmentStatus::Returned,
+        ShipmentStatus::Lost,
+    ];
+
+    /// The stable snake_case name, as serialised.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ShipmentStatus::Preparing => "preparing",
+            ShipmentStatus::Shipped => "shipped",
+            ShipmentStatus::InTransit => "in_transit",
+            ShipmentStatus::Delivered => "delivered",
+            ShipmentStatus::Returned => "returned",
+            ShipmentStatus::Lost => "lost",
+        }
+    }
+}
+
+impl fmt::Display for ShipmentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A shipment of an order (ORD-4).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Shipment {
@@ -285,6 +315,15 @@ impl Shipment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ord_4_shipment_status_names_are_the_serde_names() {
+        for value in ShipmentStatus::ALL {
+            let json = serde_json::to_string(&value).unwrap();
+            assert_eq!(json, format!("\"{}\"", value.as_str()));
+            assert_eq!(value.to_string(), value.as_str());
+        }
+    }
     use time::macros::datetime;
 
     #[test]

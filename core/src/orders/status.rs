@@ -1,5 +1,7 @@
 //! Order types and the order status state machine (ORD-1).
 
+use std::fmt;
+
 use crate::error::{Error, ReasonCode, Result};
 
 /// What an order is (ORD-1).
@@ -18,6 +20,34 @@ pub enum OrderType {
     BulkTopUp,
     /// A consumer plan.
     Plan,
+}
+
+impl OrderType {
+    /// Every value.
+    pub const ALL: [OrderType; 5] = [
+        OrderType::FirstOrder,
+        OrderType::AdditionalOrder,
+        OrderType::TopUp,
+        OrderType::BulkTopUp,
+        OrderType::Plan,
+    ];
+
+    /// The stable snake_case name, as serialised.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderType::FirstOrder => "first_order",
+            OrderType::AdditionalOrder => "additional_order",
+            OrderType::TopUp => "top_up",
+            OrderType::BulkTopUp => "bulk_top_up",
+            OrderType::Plan => "plan",
+        }
+    }
+}
+
+impl fmt::Display for OrderType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl OrderType {
@@ -44,6 +74,23 @@ pub enum OrderStatus {
     Completed,
     /// Cancelled. Final.
     Cancelled,
+}
+
+impl OrderStatus {
+    /// The stable snake_case name, as serialised.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::InPreparation => "in_preparation",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl OrderStatus {
@@ -76,6 +123,24 @@ impl OrderStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ord_1_order_type_names_are_the_serde_names() {
+        for value in OrderType::ALL {
+            let json = serde_json::to_string(&value).unwrap();
+            assert_eq!(json, format!("\"{}\"", value.as_str()));
+            assert_eq!(value.to_string(), value.as_str());
+        }
+    }
+
+    #[test]
+    fn ord_1_order_status_names_are_the_serde_names() {
+        for value in OrderStatus::ALL {
+            let json = serde_json::to_string(&value).unwrap();
+            assert_eq!(json, format!("\"{}\"", value.as_str()));
+            assert_eq!(value.to_string(), value.as_str());
+        }
+    }
     use proptest::prelude::*;
 
     #[test]
