@@ -1,0 +1,18 @@
+//! Storage of the address book (ADDR-*).
+//!
+//! (being written)
+
+use async_trait::async_trait;
+
+/// Organisation-scoped operations on this area, inside an [`crate::OrgTransaction`].
+#[async_trait]
+pub trait AddressesTx: Send {}
+
+/// Provider-scoped reads of this area (ids and due times), inside a
+/// [`crate::ProviderTransaction`].
+#[async_trait]
+pub trait AddressesProvider: Send {}
+
+/// Global lookups of this area (ids only), on the [`crate::Store`] itself.
+#[async_trait]
+pub trait AddressesLookup: Send + Sync {}

@@ -1,0 +1,5 @@
+//! Conformance cases for accounts.
+//!
+//! (being written)
+
+crate::conformance_cases! {}

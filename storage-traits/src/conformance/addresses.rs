@@ -1,0 +1,5 @@
+//! Conformance cases for addresses.
+//!
+//! (being written)
+
+crate::conformance_cases! {}

@@ -1,0 +1,5 @@
+//! Conformance cases for audit.
+//!
+//! (being written)
+
+crate::conformance_cases! {}

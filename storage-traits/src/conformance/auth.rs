@@ -1,0 +1,5 @@
+//! Conformance cases for auth.
+//!
+//! (being written)
+
+crate::conformance_cases! {}

@@ -1,0 +1,5 @@
+//! Conformance cases for outbox.
+//!
+//! (being written)
+
+crate::conformance_cases! {}

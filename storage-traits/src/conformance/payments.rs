@@ -1,0 +1,5 @@
+//! Conformance cases for payments.
+//!
+//! (being written)
+
+crate::conformance_cases! {}

@@ -1,0 +1,5 @@
+//! Conformance cases for tickets.
+//!
+//! (being written)
+
+crate::conformance_cases! {}

@@ -1,0 +1,5 @@
+//! Conformance cases for usage.
+//!
+//! (being written)
+
+crate::conformance_cases! {}
