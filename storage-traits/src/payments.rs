@@ -282,3 +282,60 @@ pub trait PaymentsProvider: Send {
 /// looked up across organisations (gateway keys carry the organisation).
 #[async_trait]
 pub trait PaymentsLookup: Send + Sync {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn record() -> PaymentIntentRecord {
+        let org = OrgId::new(datetime!(2025-01-01 0:00 UTC), [1; 10]);
+        let key = IdempotencyKey::parse("order-1").unwrap();
+        PaymentIntentRecord {
+            id: PaymentIntentId::new(datetime!(2025-01-01 0:00 UTC), [2; 10]),
+            fingerprint: RequestFingerprint::of(&"request").unwrap(),
+            gateway_key: GatewayKey::order(org, &key),
+            key,
+            state: PaymentIntentState::Pending,
+            leased_at: datetime!(2025-01-01 0:01 UTC),
+            attempts: 1,
+            created_at: datetime!(2025-01-01 0:00 UTC),
+            result: Some(b"Invalidenstrasse 116".to_vec()),
+        }
+    }
+
+    #[test]
+    fn ord_5_intent_and_record_debug_show_the_result_size_only() {
+        let intent = record();
+        let shown = format!("{intent:?}");
+        assert!(!shown.contains("Invalidenstrasse") && !shown.contains("73, 110"));
+        assert!(shown.contains("result_bytes: Some(20)"));
+        let stored = IdempotencyRecord {
+            key: intent.key.clone(),
+            fingerprint: intent.fingerprint,
+            result: b"Invalidenstrasse 116".to_vec(),
+            created_at: intent.created_at,
+        };
+        let shown = format!("{stored:?}");
+        assert!(!shown.contains("Invalidenstrasse") && shown.contains("result_bytes: 20"));
+    }
+
+    #[test]
+    fn ord_5_lease_is_what_the_record_holds() {
+        let intent = record();
+        let lease = intent.lease();
+        assert_eq!(lease.fingerprint, intent.fingerprint);
+        assert_eq!(lease.state, PaymentIntentState::Pending);
+        assert_eq!(lease.leased_at, intent.leased_at);
+        // 30 s after the lease another attempt must wait; 61 s after, it takes over.
+        assert!(
+            lease
+                .decide(&intent.fingerprint, datetime!(2025-01-01 0:01:30 UTC))
+                .is_err()
+        );
+        assert_eq!(
+            lease.decide(&intent.fingerprint, datetime!(2025-01-01 0:02:01 UTC)),
+            Ok(selfcare_core::orders::LeaseDecision::Resume)
+        );
+    }
+}
