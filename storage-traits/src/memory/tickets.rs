@@ -239,15 +239,15 @@ impl TicketsProvider for MemoryProviderTx {
         page: &PageRequest,
     ) -> StoreResult<Page<StaffQueueEntry>> {
         queue_page(&self.inner.tickets.queue, page, |(ticket, org), row| {
-            (departments.contains(&row.department) && statuses.contains(&row.status)).then(|| {
+            (departments.contains(&row.department) && statuses.contains(&row.status)).then_some(
                 StaffQueueEntry {
                     org: *org,
                     ticket: *ticket,
                     department: row.department,
                     status: row.status,
                     updated_at: row.updated_at,
-                }
-            })
+                },
+            )
         })
     }
 
