@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use selfcare_core::ids::{MessageId, OrgId};
 use time::OffsetDateTime;
 
-use super::{CursorKey, Inner, MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_ascending};
+use super::{
+    CursorKey, Inner, MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_ascending, rows_of,
+};
 use crate::error::{StoreError, StoreResult};
 use crate::outbox::{OutboxLookup, OutboxMessage, OutboxProvider, OutboxTx};
 use crate::page::{MAX_PAGE, Page, PageRequest};
@@ -71,10 +73,7 @@ fn write(inner: &mut Inner, org: OrgId, message: OutboxMessage) {
 
 impl MemoryTx {
     fn message(&self, id: MessageId) -> StoreResult<OutboxMessage> {
-        self.inner
-            .outbox
-            .messages
-            .get(&self.org)
+        rows_of(&self.inner.outbox.messages, self.org)
             .and_then(|rows| rows.get(&id))
             .cloned()
             .ok_or(StoreError::NotFound)
@@ -151,11 +150,9 @@ impl OutboxProvider for MemoryProviderTx {
                 what: "lease duration",
             });
         }
-        let until = now
-            .checked_add(lease_for)
-            .ok_or(StoreError::InvalidInput {
-                what: "lease duration",
-            })?;
+        let until = now.checked_add(lease_for).ok_or(StoreError::InvalidInput {
+            what: "lease duration",
+        })?;
         let max = usize::try_from(max).map_err(|_| StoreError::InvalidInput {
             what: "lease batch size",
         })?;
