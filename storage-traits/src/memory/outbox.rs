@@ -20,7 +20,7 @@ pub(crate) struct State {
     messages: OrgTable<MessageId, OutboxMessage>,
     /// The messages not delivered and not dead, in creation order: what leasing scans, so
     /// delivered messages and dead letters cost nothing there.
-    pending: BTreeMap<(OffsetDateTime, MessageId), OrgId>,
+    pending: BTreeMap<(OffsetDateTime, MessageId, OrgId), ()>,
     /// The dead letters (not delivered since), by message id.
     dead: BTreeMap<DeadKey, ()>,
 }
@@ -53,7 +53,7 @@ fn write(inner: &mut Inner, org: OrgId, message: OutboxMessage) {
     let old = inner.put_in(|s| &mut s.outbox.messages, org, message.id, message.clone());
     if let Some(old) = &old {
         if is_pending(old) {
-            inner.remove(|s| &mut s.outbox.pending, &(old.created_at, old.id));
+            inner.remove(|s| &mut s.outbox.pending, &(old.created_at, old.id, org));
         }
         if is_dead_letter(old) {
             inner.remove(|s| &mut s.outbox.dead, &DeadKey(old.id, org));
@@ -62,8 +62,8 @@ fn write(inner: &mut Inner, org: OrgId, message: OutboxMessage) {
     if is_pending(&message) {
         inner.put(
             |s| &mut s.outbox.pending,
-            (message.created_at, message.id),
-            org,
+            (message.created_at, message.id, org),
+            (),
         );
     }
     if is_dead_letter(&message) {
@@ -160,7 +160,7 @@ impl OutboxProvider for MemoryProviderTx {
         let due: Vec<(OrgId, OutboxMessage)> = state
             .pending
             .iter()
-            .filter_map(|((_, id), org)| {
+            .filter_map(|((_, id, org), ())| {
                 let m = state.messages.get(org)?.get(id)?;
                 m.is_due(now).then(|| (*org, m.clone()))
             })
