@@ -1,10 +1,10 @@
 //! Storage of the notification outbox: leases, attempts, dead letters (DESIGN §3).
 //!
 //! A use case writes an [`OutboxMessage`] in the same transaction as the change it reports
-//! ([`OutboxTx::enqueue_message`]). The dispatcher then, in a provider transaction, leases the
+//! ([`OutboxTx::enqueue_outbox_message`]). The dispatcher then, in a provider transaction, leases the
 //! due messages ([`OutboxProvider::lease_due_messages`]) and commits; it hands each one to the
 //! `Notifier` outside any transaction, and records the outcome in the owning organisation's
-//! transaction ([`OutboxTx::mark_delivered`], [`OutboxTx::mark_failed`]). A message whose lease
+//! transaction ([`OutboxTx::outbox_mark_delivered`], [`OutboxTx::outbox_mark_failed`]). A message whose lease
 //! runs out before it is marked is due again, so delivery is at least once; the `Notifier`
 //! deduplicates by message id.
 
@@ -102,7 +102,7 @@ pub trait OutboxTx: Send {
     /// # Errors
     /// `Conflict(Duplicate { what: "outbox_message" })` when this organisation has a message
     /// with the same id (nothing is changed).
-    async fn enqueue_message(&mut self, message: OutboxMessage) -> StoreResult<()>;
+    async fn enqueue_outbox_message(&mut self, message: OutboxMessage) -> StoreResult<()>;
 
     /// The message `id` of this organisation as stored.
     ///
@@ -110,7 +110,7 @@ pub trait OutboxTx: Send {
     ///
     /// # Errors
     /// Only the store's own failures (`Unavailable`, `Corrupt`, …).
-    async fn get_message(&mut self, id: MessageId) -> StoreResult<Option<OutboxMessage>>;
+    async fn get_outbox_message(&mut self, id: MessageId) -> StoreResult<Option<OutboxMessage>>;
 
     /// Records that the `Notifier` accepted the message at `at`.
     ///
@@ -121,7 +121,8 @@ pub trait OutboxTx: Send {
     ///
     /// # Errors
     /// `NotFound` when this organisation has no message `id`.
-    async fn mark_delivered(&mut self, id: MessageId, at: OffsetDateTime) -> StoreResult<()>;
+    async fn outbox_mark_delivered(&mut self, id: MessageId, at: OffsetDateTime)
+    -> StoreResult<()>;
 
     /// Records a failed delivery: the message is tried again at `next_attempt_at`, or never
     /// again when `dead` (a dead letter).
@@ -133,7 +134,7 @@ pub trait OutboxTx: Send {
     ///
     /// # Errors
     /// `NotFound` when this organisation has no message `id`.
-    async fn mark_failed(
+    async fn outbox_mark_failed(
         &mut self,
         id: MessageId,
         next_attempt_at: OffsetDateTime,
@@ -172,7 +173,10 @@ pub trait OutboxProvider: Send {
     ///
     /// # Errors
     /// `InvalidInput` for a page limit out of range or a cursor this store did not produce.
-    async fn dead_letters(&mut self, page: PageRequest) -> StoreResult<Page<(OrgId, MessageId)>>;
+    async fn outbox_dead_letters(
+        &mut self,
+        page: PageRequest,
+    ) -> StoreResult<Page<(OrgId, MessageId)>>;
 }
 
 /// Global lookups of the outbox (none: messages are reached through leases).

@@ -55,7 +55,7 @@ fn message(n: u8) -> Result<OutboxMessage, Failure> {
 
 async fn enqueue(store: &Arc<dyn Store>, org: OrgId, m: &OutboxMessage) -> Result<(), Failure> {
     let mut tx = store.begin(org).await?;
-    tx.enqueue_message(m.clone()).await?;
+    tx.enqueue_outbox_message(m.clone()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -66,7 +66,7 @@ async fn get(
     id: MessageId,
 ) -> Result<Option<OutboxMessage>, Failure> {
     let mut tx = store.begin(org).await?;
-    Ok(tx.get_message(id).await?)
+    Ok(tx.get_outbox_message(id).await?)
 }
 
 async fn lease(
@@ -89,7 +89,7 @@ async fn mark_failed(
     dead: bool,
 ) -> Result<(), Failure> {
     let mut tx = store.begin(org).await?;
-    tx.mark_failed(id, next, dead, "smtp 451 try later".to_owned())
+    tx.outbox_mark_failed(id, next, dead, "smtp 451 try later".to_owned())
         .await?;
     tx.commit().await?;
     Ok(())
@@ -102,7 +102,7 @@ async fn mark_delivered(
     at: OffsetDateTime,
 ) -> Result<(), Failure> {
     let mut tx = store.begin(org).await?;
-    tx.mark_delivered(id, at).await?;
+    tx.outbox_mark_delivered(id, at).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -135,7 +135,7 @@ async fn duplicate_enqueue_is_conflict(store: Arc<dyn Store>) -> Result<(), Fail
     let mut other = m.clone();
     other.subject = "Another subject".to_owned();
     let mut tx = store.begin(org(1)).await?;
-    let err = tx.enqueue_message(other).await;
+    let err = tx.enqueue_outbox_message(other).await;
     check!(
         err == Err(StoreError::Conflict(ConflictKind::Duplicate {
             what: "outbox_message"
@@ -155,10 +155,10 @@ async fn dropped_transaction_leaves_nothing(store: Arc<dyn Store>) -> Result<(),
     let (a, b) = (message(1)?, message(2)?);
     {
         let mut tx = store.begin(org(1)).await?;
-        tx.enqueue_message(a.clone()).await?;
-        tx.enqueue_message(b.clone()).await?;
+        tx.enqueue_outbox_message(a.clone()).await?;
+        tx.enqueue_outbox_message(b.clone()).await?;
         // Fails midway; the transaction is then dropped.
-        let dup = tx.enqueue_message(a.clone()).await;
+        let dup = tx.enqueue_outbox_message(a.clone()).await;
         check!(dup.is_err(), "duplicate in the same transaction accepted");
     }
     check!(
@@ -179,11 +179,12 @@ async fn dropped_transaction_leaves_nothing(store: Arc<dyn Store>) -> Result<(),
     enqueue(&store, org(1), &a).await?;
     {
         let mut tx = store.begin(org(1)).await?;
-        tx.mark_delivered(a.id, T0).await?;
+        tx.outbox_mark_delivered(a.id, T0).await?;
     }
     {
         let mut tx = store.begin(org(1)).await?;
-        tx.mark_failed(a.id, T0, true, "x".to_owned()).await?;
+        tx.outbox_mark_failed(a.id, T0, true, "x".to_owned())
+            .await?;
     }
     {
         let mut tx = store.begin_provider().await?;
@@ -215,8 +216,8 @@ async fn tenant_scoping(store: Arc<dyn Store>) -> Result<(), Failure> {
         "A's transaction read B's message: {cross:?}"
     );
     let mut tx = store.begin(org(1)).await?;
-    let delivered = tx.mark_delivered(b.id, T0).await;
-    let failed = tx.mark_failed(b.id, T0, true, "x".to_owned()).await;
+    let delivered = tx.outbox_mark_delivered(b.id, T0).await;
+    let failed = tx.outbox_mark_failed(b.id, T0, true, "x".to_owned()).await;
     tx.commit().await?;
     check!(
         delivered == Err(StoreError::NotFound) && failed == Err(StoreError::NotFound),
@@ -382,7 +383,7 @@ async fn dead_letters_never_leased(store: Arc<dyn Store>) -> Result<(), Failure>
     let leased = lease(&store, T0 + Duration::days(30), LEASE, 10).await?;
     check!(leased == vec![(org(2), b.id)], "leased {leased:?}");
     let mut tx = store.begin_provider().await?;
-    let dead = tx.dead_letters(PageRequest::first(10)).await?;
+    let dead = tx.outbox_dead_letters(PageRequest::first(10)).await?;
     check!(
         dead.items == vec![(org(1), a.id)] && dead.next.is_none(),
         "dead letters {dead:?}"
@@ -391,7 +392,7 @@ async fn dead_letters_never_leased(store: Arc<dyn Store>) -> Result<(), Failure>
     // A late delivery report takes it off the dead letters.
     mark_delivered(&store, org(1), a.id, T0 + Duration::hours(1)).await?;
     let mut tx = store.begin_provider().await?;
-    let dead = tx.dead_letters(PageRequest::first(10)).await?;
+    let dead = tx.outbox_dead_letters(PageRequest::first(10)).await?;
     check!(
         dead.items.is_empty(),
         "a delivered message is a dead letter: {dead:?}"
@@ -413,7 +414,7 @@ async fn dead_letters_paged_stably(store: Arc<dyn Store>) -> Result<(), Failure>
     let mut extra = 0u8;
     loop {
         let mut tx = store.begin_provider().await?;
-        let got = tx.dead_letters(page.clone()).await?;
+        let got = tx.outbox_dead_letters(page.clone()).await?;
         drop(tx);
         check!(got.items.len() <= 5, "page of {} rows", got.items.len());
         seen.extend(got.items);
@@ -475,7 +476,7 @@ async fn invalid_input(store: Arc<dyn Store>) -> Result<(), Failure> {
         PageRequest::first(crate::page::MAX_PAGE + 1),
         PageRequest::after(crate::page::Cursor::new("not a cursor"), 5),
     ] {
-        let got = tx.dead_letters(page.clone()).await;
+        let got = tx.outbox_dead_letters(page.clone()).await;
         check!(
             matches!(got, Err(StoreError::InvalidInput { .. })),
             "dead letters {page:?} gave {got:?}"
@@ -494,8 +495,8 @@ async fn invalid_input(store: Arc<dyn Store>) -> Result<(), Failure> {
 async fn marks_of_unknown_message_not_found(store: Arc<dyn Store>) -> Result<(), Failure> {
     let mut tx = store.begin(org(1)).await?;
     let id = message(1)?.id;
-    let d = tx.mark_delivered(id, T0).await;
-    let f = tx.mark_failed(id, T0, false, "x".to_owned()).await;
+    let d = tx.outbox_mark_delivered(id, T0).await;
+    let f = tx.outbox_mark_failed(id, T0, false, "x".to_owned()).await;
     check!(
         d == Err(StoreError::NotFound) && f == Err(StoreError::NotFound),
         "marks of an unknown message gave {d:?} / {f:?}"

@@ -82,7 +82,7 @@ impl MemoryTx {
 
 #[async_trait]
 impl OutboxTx for MemoryTx {
-    async fn enqueue_message(&mut self, message: OutboxMessage) -> StoreResult<()> {
+    async fn enqueue_outbox_message(&mut self, message: OutboxMessage) -> StoreResult<()> {
         if self.message(message.id).is_ok() {
             return Err(StoreError::duplicate("outbox_message"));
         }
@@ -90,7 +90,7 @@ impl OutboxTx for MemoryTx {
         Ok(())
     }
 
-    async fn get_message(&mut self, id: MessageId) -> StoreResult<Option<OutboxMessage>> {
+    async fn get_outbox_message(&mut self, id: MessageId) -> StoreResult<Option<OutboxMessage>> {
         match self.message(id) {
             Ok(m) => Ok(Some(m)),
             Err(StoreError::NotFound) => Ok(None),
@@ -98,7 +98,11 @@ impl OutboxTx for MemoryTx {
         }
     }
 
-    async fn mark_delivered(&mut self, id: MessageId, at: OffsetDateTime) -> StoreResult<()> {
+    async fn outbox_mark_delivered(
+        &mut self,
+        id: MessageId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
         let mut message = self.message(id)?;
         if message.delivered_at.is_some() {
             return Ok(());
@@ -111,7 +115,7 @@ impl OutboxTx for MemoryTx {
         Ok(())
     }
 
-    async fn mark_failed(
+    async fn outbox_mark_failed(
         &mut self,
         id: MessageId,
         next_attempt_at: OffsetDateTime,
@@ -175,7 +179,10 @@ impl OutboxProvider for MemoryProviderTx {
         Ok(leased)
     }
 
-    async fn dead_letters(&mut self, page: PageRequest) -> StoreResult<Page<(OrgId, MessageId)>> {
+    async fn outbox_dead_letters(
+        &mut self,
+        page: PageRequest,
+    ) -> StoreResult<Page<(OrgId, MessageId)>> {
         page_ascending(
             Some(&self.inner.outbox.dead),
             &page,
