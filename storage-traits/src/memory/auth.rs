@@ -189,10 +189,8 @@ impl AuthTx for MemoryTx {
         if self.inner.auth.token_hashes.contains_key(&hash) {
             return Err(StoreError::duplicate("token"));
         }
-        if let Some(user) = token.user {
-            if !self.has_user(user) {
-                return Err(StoreError::NotFound);
-            }
+        if token.user.is_some_and(|user| !self.has_user(user)) {
+            return Err(StoreError::NotFound);
         }
         let org = self.org;
         self.inner.put(|s| &mut s.auth.token_hashes, hash, org);
