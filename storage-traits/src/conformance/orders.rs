@@ -1,0 +1,5 @@
+//! Conformance cases for orders.
+//!
+//! (being written)
+
+crate::conformance_cases! {}

@@ -1,0 +1,5 @@
+//! Conformance cases for sims.
+//!
+//! (being written)
+
+crate::conformance_cases! {}

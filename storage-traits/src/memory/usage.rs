@@ -1,0 +1,101 @@
+//! The in-memory store's usage tables: quota rows per SIM and the seen usage-record ids.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use selfcare_core::ids::{OrgId, SimId};
+use selfcare_core::quota::UsageRecordId;
+
+use super::{MemoryProviderTx, MemoryStore, MemoryTx, OrgTable};
+use crate::error::{StoreError, StoreResult};
+use crate::usage::{QuotaRecord, UsageLookup, UsageProvider, UsageTx};
+use crate::version::{Version, Versioned};
+
+/// The usage tables.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// One quota row per SIM.
+    quotas: OrgTable<SimId, Versioned<QuotaRecord>>,
+    /// Every usage-record id applied, with its owner: flat, because record ids are unique
+    /// across organisations.
+    seen: BTreeMap<UsageRecordId, (OrgId, SimId)>,
+}
+
+#[async_trait]
+impl UsageTx for MemoryTx {
+    async fn get_quota(&mut self, sim: SimId) -> StoreResult<Option<Versioned<QuotaRecord>>> {
+        Ok(self
+            .inner
+            .usage
+            .quotas
+            .get(&self.org)
+            .and_then(|rows| rows.get(&sim))
+            .cloned())
+    }
+
+    async fn insert_quota(&mut self, record: QuotaRecord) -> StoreResult<Version> {
+        let sim = record.sim();
+        if self.get_quota(sim).await?.is_some() {
+            return Err(StoreError::duplicate("quota"));
+        }
+        let row = Versioned {
+            value: record,
+            version: Version::FIRST,
+        };
+        self.inner
+            .put_in(|s| &mut s.usage.quotas, self.org, sim, row);
+        Ok(Version::FIRST)
+    }
+
+    async fn update_quota(
+        &mut self,
+        record: QuotaRecord,
+        expected: Version,
+    ) -> StoreResult<Version> {
+        let sim = record.sim();
+        let stored = self.get_quota(sim).await?.ok_or(StoreError::NotFound)?;
+        if stored.version != expected {
+            return Err(StoreError::stale());
+        }
+        let version = expected.next();
+        let row = Versioned {
+            value: record,
+            version,
+        };
+        self.inner
+            .put_in(|s| &mut s.usage.quotas, self.org, sim, row);
+        Ok(version)
+    }
+
+    async fn record_seen(&mut self, record_id: &UsageRecordId, sim: SimId) -> StoreResult<()> {
+        if self.inner.usage.seen.contains_key(record_id) {
+            return Err(StoreError::duplicate("usage_record_id"));
+        }
+        self.inner
+            .put(|s| &mut s.usage.seen, record_id.clone(), (self.org, sim));
+        Ok(())
+    }
+
+    async fn seen_usage_record(&mut self, record_id: &UsageRecordId) -> StoreResult<Option<SimId>> {
+        Ok(self
+            .inner
+            .usage
+            .seen
+            .get(record_id)
+            .filter(|(org, _)| *org == self.org)
+            .map(|(_, sim)| *sim))
+    }
+}
+
+#[async_trait]
+impl UsageProvider for MemoryProviderTx {}
+
+#[async_trait]
+impl UsageLookup for MemoryStore {
+    async fn sim_by_usage_record(
+        &self,
+        record_id: &UsageRecordId,
+    ) -> StoreResult<Option<(OrgId, SimId)>> {
+        Ok(self.read().await.usage.seen.get(record_id).copied())
+    }
+}
