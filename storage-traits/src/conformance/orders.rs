@@ -185,7 +185,11 @@ async fn insert_get_round_trip(store: Arc<dyn Store>) -> Result<(), Failure> {
     tx.commit().await?;
     let mut tx = store.begin(a).await?;
     let got = get(&mut tx, o.id).await?;
-    check!(got.value == o, "the order read back differs: {:?}", got.value);
+    check!(
+        got.value == o,
+        "the order read back differs: {:?}",
+        got.value
+    );
     check!(got.version == Version::FIRST, "version {:?}", got.version);
     check!(
         tx.order(order(1, 2)?.id).await?.is_none(),
@@ -219,7 +223,10 @@ async fn duplicate_id_is_conflict(store: Arc<dyn Store>) -> Result<(), Failure> 
         "insert of an existing order id",
     )?;
     let got = get(&mut tx, o.id).await?;
-    check!(got.value == o, "the duplicate insert changed the stored order");
+    check!(
+        got.value == o,
+        "the duplicate insert changed the stored order"
+    );
     Ok(())
 }
 
@@ -288,7 +295,10 @@ async fn stale_update_is_conflict(store: Arc<dyn Store>) -> Result<(), Failure> 
         ShipmentStatus::InTransit,
     )?);
     let v2 = tx.update_order(shipped.clone(), Version::FIRST).await?;
-    check!(v2 == Version(2), "first update returned {v2:?}, not version 2");
+    check!(
+        v2 == Version(2),
+        "first update returned {v2:?}, not version 2"
+    );
     tx.commit().await?;
 
     let mut tx = store.begin(a).await?;
@@ -426,7 +436,10 @@ async fn tenant_scoping(store: Arc<dyn Store>) -> Result<(), Failure> {
         insert_order(&store, &o).await?;
         theirs.push(o);
     }
-    let (first, second) = (need(theirs.first(), "B's order")?, need(theirs.get(1), "B's order")?);
+    let (first, second) = (
+        need(theirs.first(), "B's order")?,
+        need(theirs.get(1), "B's order")?,
+    );
     let their_docs = trail(first, 20, 1)?;
     let mut tx = store.begin(b).await?;
     for d in &their_docs {
@@ -460,10 +473,7 @@ async fn tenant_scoping(store: Arc<dyn Store>) -> Result<(), Failure> {
         .await?;
     check!(docs.items.is_empty(), "A lists B's documents");
     for d in &their_docs {
-        check!(
-            tx.document(d.id()).await?.is_none(),
-            "A read B's document"
-        );
+        check!(tx.document(d.id()).await?.is_none(), "A read B's document");
         check!(
             tx.document_bytes(d.id()).await?.is_none(),
             "A read B's document bytes"
@@ -487,10 +497,7 @@ async fn tenant_scoping(store: Arc<dyn Store>) -> Result<(), Failure> {
     let mut tx = store.begin(b).await?;
     for d in &their_docs {
         let bytes = tx.document_bytes(d.id()).await?;
-        check!(
-            bytes.as_deref() == Some(PDF),
-            "B's bytes changed through A"
-        );
+        check!(bytes.as_deref() == Some(PDF), "B's bytes changed through A");
     }
     Ok(())
 }
@@ -619,12 +626,21 @@ async fn documents_are_insert_only(store: Arc<dyn Store>) -> Result<(), Failure>
     }
     tx.commit().await?;
 
-    let (invoice, note) = (need(documents.first(), "invoice")?, need(documents.get(1), "note")?);
+    let (invoice, note) = (
+        need(documents.first(), "invoice")?,
+        need(documents.get(1), "note")?,
+    );
     let mut tx = store.begin(a).await?;
     for d in &documents {
         let got = tx.document(d.id()).await?;
-        check!(got.as_ref() == Some(d), "document read back differs: {got:?}");
-        check!(got.map(|g| g.order()) == Some(o.id), "document lost its order");
+        check!(
+            got.as_ref() == Some(d),
+            "document read back differs: {got:?}"
+        );
+        check!(
+            got.map(|g| g.order()) == Some(o.id),
+            "document lost its order"
+        );
     }
     // The same id again, even with other content, is refused and changes nothing.
     let other_order = order(1, 2)?;
@@ -687,7 +703,10 @@ async fn documents_listed_per_order_oldest_first(store: Arc<dyn Store>) -> Resul
             Some(next) => page = PageRequest::after(next, 5),
             None => break,
         }
-        check!(seen.len() <= xs.len(), "the walk returned too many documents");
+        check!(
+            seen.len() <= xs.len(),
+            "the walk returned too many documents"
+        );
     }
     check!(
         seen == xs,
@@ -695,7 +714,9 @@ async fn documents_listed_per_order_oldest_first(store: Arc<dyn Store>) -> Resul
         seen.len(),
         xs.len()
     );
-    let only_y = tx.list_order_documents(y.id, &PageRequest::first(500)).await?;
+    let only_y = tx
+        .list_order_documents(y.id, &PageRequest::first(500))
+        .await?;
     check!(only_y.items == ys, "order y's documents are wrong");
     check!(only_y.next.is_none(), "a complete page has a next cursor");
     let none = tx
