@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use selfcare_core::ids::{DocumentId, OrderId, OrgId};
 use selfcare_core::orders::{Order, OrderNumber};
 
-use super::{CursorKey, MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_descending};
+use super::{
+    CursorKey, MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_descending, rows_of,
+};
 use crate::error::{StoreError, StoreResult};
 use crate::orders::{OrderDocument, OrderRecord, OrdersLookup, OrdersProvider, OrdersTx};
 use crate::page::{Cursor, Page, PageRequest};
@@ -156,7 +158,7 @@ impl OrdersTx for MemoryTx {
 
     async fn list_orders(&mut self, page: &PageRequest) -> StoreResult<Page<OrderRecord>> {
         page_descending(
-            self.inner.orders.orders.get(&self.org),
+            rows_of(&self.inner.orders.orders, self.org),
             page,
             |_, _| true,
             |_, row| row.clone(),

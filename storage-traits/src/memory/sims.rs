@@ -11,7 +11,9 @@ use selfcare_core::sims::Sim;
 use time::OffsetDateTime;
 
 use super::orders::page_within;
-use super::{MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_ascending, page_descending};
+use super::{
+    MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_ascending, page_descending, rows_of,
+};
 use crate::error::{StoreError, StoreResult};
 use crate::page::{MAX_PAGE, Page, PageRequest};
 use crate::sims::{
@@ -133,7 +135,7 @@ impl SimsTx for MemoryTx {
         filter: &SimFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<SimRecord>> {
-        let rows = self.inner.sims.sims.get(&self.org);
+        let rows = rows_of(&self.inner.sims.sims, self.org);
         let status_ok = |sim: &SimRecord| filter.status.is_none_or(|s| sim.value.status == s);
         match filter.order {
             Some(order) => page_within(
@@ -226,7 +228,7 @@ impl SimsTx for MemoryTx {
 
     async fn list_plans(&mut self, page: &PageRequest) -> StoreResult<Page<PlanRecord>> {
         page_descending(
-            self.inner.sims.plans.get(&self.org),
+            rows_of(&self.inner.sims.plans, self.org),
             page,
             |_, _| true,
             |_, p| p.clone(),
