@@ -25,7 +25,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use selfcare_core::address::{
-    AddressBook, AddressInput, AddressKind, AddressUsage, LegalIdentity, PostalAddress,
+    AddressBook, AddressInput, AddressKind, AddressSnapshot, AddressUsage, LegalIdentity,
+    PostalAddress,
 };
 use selfcare_core::audit::{
     AuditActor, AuditChain, AuditEntry, AuditEvent, AuditEventName, AuditNote, AuditTarget,
@@ -263,9 +264,9 @@ fn main() -> TourResult {
     let (nordlicht, dana, limits) = customers(&mut rng, now)?;
     users(&mut rng, now, nordlicht.id(), dana.id())?;
     credentials(&mut rng, now)?;
-    let (hq_id, postal_code) = addresses(&mut rng, now, &nordlicht)?;
+    let hq = addresses(&mut rng, now, &nordlicht)?;
     let mut payments_state = payments(&mut rng, now, today)?;
-    let (order, sims) = orders(&mut rng, now, &nordlicht, hq_id, &postal_code)?;
+    let (order, sims) = orders(&mut rng, now, &nordlicht, &hq)?;
     export(&out, &order, &sims)?;
     plans(&mut rng, now, today)?;
     let usage_effects = top_ups(
@@ -856,7 +857,7 @@ fn addresses(
     rng: &mut TourRng,
     now: OffsetDateTime,
     customer: &Customer,
-) -> TourResult<(AddressId, String)> {
+) -> TourResult<AddressSnapshot> {
     section(4, "Addresses (ADDR-1 … ADDR-4)");
     let legal = LegalIdentity {
         company_name: customer.company_name().map(|n| n.as_str()),
@@ -992,7 +993,7 @@ fn addresses(
         format!("HQ moves to {now_at}; an order placed before keeps its snapshot"),
         snapshot.lines().join(", "),
     );
-    Ok((hq_id, snapshot.postal_code().to_owned()))
+    Ok(snapshot)
 }
 
 // -------------------------------------------------------------------------------------------
@@ -1115,8 +1116,7 @@ fn orders(
     rng: &mut TourRng,
     now: OffsetDateTime,
     customer: &Customer,
-    billing: AddressId,
-    postal_code: &str,
+    billing: &AddressSnapshot,
 ) -> TourResult<(Order, Vec<SimRow>)> {
     section(6, "Orders (ORD-1, ORD-2, ORD-4, ORD-5)");
     let today = now.date();
@@ -1166,9 +1166,8 @@ fn orders(
         placed_at: now,
         priced,
         email: customer.main_contact().clone(),
-        billing_address: billing,
-        billing_postal_code: postal_code.to_owned(),
-        shipping_address: billing,
+        billing_address: billing.clone(),
+        shipping_address: billing.clone(),
         payment: OrderPayment::OnInvoice,
     });
     ok(
@@ -1288,6 +1287,7 @@ fn orders(
     order.shipments.push(shipment);
 
     let number_text = order.number.to_string().to_lowercase();
+    let postal_code = order.billing_postal_code().to_owned();
     let view = guest_lookup(
         &GuestLookup::parse(&number_text, "Billing@Nordlicht-IoT.de")?,
         Some(&order),
@@ -1313,7 +1313,7 @@ fn orders(
         "(a separate type: no address, price, payment, ICCID, IMSI or MSISDN can reach a guest)",
     );
     let by_code = guest_lookup(
-        &GuestLookup::parse(&number_text, postal_code)?,
+        &GuestLookup::parse(&number_text, &postal_code)?,
         Some(&order),
     );
     ok(

@@ -38,11 +38,11 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::address::AddressSnapshot;
 use crate::catalogue::Sku;
 use crate::contact::Email;
 use crate::error::{Error, ReasonCode, Result};
 use crate::ids::{AddressId, CardId, OrderId, OrgId};
-use crate::numbers::{Iccid, Imsi, Msisdn};
 
 /// How an order was paid, as shown to the logged-in customer (never to a guest).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -61,19 +61,11 @@ pub enum OrderPayment {
     OnInvoice,
 }
 
-/// A SIM assigned to an order (by staff, `assign_sims`), as the order records it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct OrderSim {
-    /// The SIM's ICCID.
-    pub iccid: Iccid,
-    /// Its IMSI, once known.
-    pub imsi: Option<Imsi>,
-    /// Its MSISDN, once known.
-    pub msisdn: Option<Msisdn>,
-}
-
 /// An order (ORD-1) with what the customer sees of it. Status changes go through
 /// [`Order::set_status`], which enforces the state machine.
+///
+/// The SIMs assigned to an order are not part of it: an order can have a million of them, so
+/// each is its own [`crate::sims::Sim`] row carrying the order's id, read in batches.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Order {
     /// Its id (UUID v7: sorts by creation).
@@ -91,16 +83,14 @@ pub struct Order {
     pub priced: PricedOrder,
     /// The order's e-mail (a guest's proof, ORD-4).
     pub email: Email,
-    /// The billing address used (a snapshot kept by the address module, ADDR-3).
-    pub billing_address: AddressId,
-    /// The billing address's postal code (the other guest proof, ORD-4).
-    pub billing_postal_code: String,
-    /// The shipping address used.
-    pub shipping_address: AddressId,
+    /// A copy of the billing address as it was when the order was placed (ADDR-3): editing or
+    /// deleting the address-book entry later never changes it. Its postal code is the second
+    /// guest proof (ORD-4).
+    pub billing_address: AddressSnapshot,
+    /// A copy of the shipping address as it was when the order was placed (ADDR-3).
+    pub shipping_address: AddressSnapshot,
     /// How it was paid.
     pub payment: OrderPayment,
-    /// The SIMs assigned to it.
-    pub sims: Vec<OrderSim>,
     /// Its shipments.
     pub shipments: Vec<Shipment>,
 }
@@ -122,18 +112,16 @@ pub struct NewOrder {
     pub priced: PricedOrder,
     /// The order's e-mail.
     pub email: Email,
-    /// The billing address used.
-    pub billing_address: AddressId,
-    /// The billing address's postal code.
-    pub billing_postal_code: String,
-    /// The shipping address used.
-    pub shipping_address: AddressId,
+    /// A snapshot of the billing address used ([`crate::address::PostalAddress::snapshot`]).
+    pub billing_address: AddressSnapshot,
+    /// A snapshot of the shipping address used.
+    pub shipping_address: AddressSnapshot,
     /// How it was paid.
     pub payment: OrderPayment,
 }
 
 impl Order {
-    /// A new order, `InPreparation`, without SIMs or shipments.
+    /// A new order, `InPreparation`, without shipments.
     pub fn new(new: NewOrder) -> Self {
         Order {
             id: new.id,
@@ -145,10 +133,8 @@ impl Order {
             priced: new.priced,
             email: new.email,
             billing_address: new.billing_address,
-            billing_postal_code: new.billing_postal_code,
             shipping_address: new.shipping_address,
             payment: new.payment,
-            sims: Vec::new(),
             shipments: Vec::new(),
         }
     }
@@ -156,6 +142,12 @@ impl Order {
     /// The current status.
     pub fn status(&self) -> OrderStatus {
         self.status
+    }
+
+    /// The billing address's postal code (the second guest proof, ORD-4), taken from the
+    /// snapshot so it cannot disagree with the address printed on the invoice.
+    pub fn billing_postal_code(&self) -> &str {
+        self.billing_address.postal_code()
     }
 
     /// Changes the status (ORD-1).
@@ -169,15 +161,9 @@ impl Order {
     }
 
     /// Restores an order read from a store, status included.
-    pub fn restore(
-        new: NewOrder,
-        status: OrderStatus,
-        sims: Vec<OrderSim>,
-        shipments: Vec<Shipment>,
-    ) -> Self {
+    pub fn restore(new: NewOrder, status: OrderStatus, shipments: Vec<Shipment>) -> Self {
         Order {
             status,
-            sims,
             shipments,
             ..Order::new(new)
         }
@@ -311,7 +297,7 @@ impl GuestLookup {
         let email = Email::login_key(&self.proof);
         let by_email = ct_eq(&email, order.email.key());
         let code = postal_key(&self.proof);
-        let expected = postal_key(&order.billing_postal_code);
+        let expected = postal_key(order.billing_postal_code());
         let by_code = !expected.is_empty() && ct_eq(&code, &expected);
         order.number == self.number && (by_email | by_code)
     }
@@ -343,10 +329,30 @@ pub fn guest_lookup(lookup: &GuestLookup, order: Option<&Order>) -> Result<Guest
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::address::{AddressInput, PostalAddress};
     use crate::catalogue::{Catalogue, Seller};
     use crate::contact::Country;
     use crate::ids::ShipmentId;
     use time::macros::datetime;
+
+    fn snapshot(
+        name: &str,
+        street: &str,
+        postal_code: &str,
+        phone: Option<&str>,
+    ) -> AddressSnapshot {
+        PostalAddress::parse(&AddressInput {
+            name: name.into(),
+            street: street.into(),
+            postal_code: postal_code.into(),
+            city: "London".into(),
+            country: "GB".into(),
+            phone: phone.map(Into::into),
+            ..AddressInput::default()
+        })
+        .unwrap()
+        .snapshot()
+    }
 
     fn order(n: u8, at: OffsetDateTime) -> Order {
         let priced = price_order(
@@ -368,19 +374,18 @@ mod tests {
             placed_at: at,
             priced,
             email: Email::parse("Grace.Hopper@Example.com").unwrap(),
-            billing_address: AddressId::new(at, [7; 10]),
-            billing_postal_code: "SW1A 1AA".into(),
-            shipping_address: AddressId::new(at, [8; 10]),
+            billing_address: snapshot("Grace Hopper", "Downing Street", "SW1A 1AA", None),
+            shipping_address: snapshot(
+                "Ada Lovelace",
+                "Baker Street",
+                "NW1 6XE",
+                Some("+4915123456789"),
+            ),
             payment: OrderPayment::Card {
                 card: CardId::new(at, [9; 10]),
                 brand: "visa".into(),
                 last4: "4242".into(),
             },
-        });
-        o.sims.push(OrderSim {
-            iccid: Iccid::parse("8988228000000000004").unwrap(),
-            imsi: Some(Imsi::parse("262011234567890").unwrap()),
-            msisdn: Some(Msisdn::parse("+4915123456789").unwrap()),
         });
         o.shipments.push(
             Shipment::new(
@@ -430,8 +435,11 @@ mod tests {
             "Grace",
             "Example.com",
             "SW1A",
-            &o.billing_address.to_string(),
-            &o.shipping_address.to_string(),
+            "Downing",
+            "Ada",
+            "Baker",
+            "NW1",
+            "London",
             "4242",
             "visa",
             "8988228000000000004",
@@ -465,6 +473,28 @@ mod tests {
                 "{proof}"
             );
         }
+    }
+
+    #[test]
+    fn ord_4_only_the_billing_postal_code_is_a_proof() {
+        let o = order(1, datetime!(2026-05-01 12:00 UTC));
+        assert_eq!(o.billing_postal_code(), "SW1A 1AA");
+        let number = o.number.to_string();
+        let shipping = GuestLookup::parse(&number, "NW1 6XE").unwrap();
+        assert_eq!(guest_lookup(&shipping, Some(&o)), Err(Error::NotFound));
+        let billing = GuestLookup::parse(&number, "sw1a 1aa").unwrap();
+        assert!(guest_lookup(&billing, Some(&o)).is_ok());
+    }
+
+    #[test]
+    fn addr_3_order_keeps_its_address_copies_through_a_store_round_trip() {
+        let o = order(1, datetime!(2026-05-01 12:00 UTC));
+        let json = serde_json::to_string(&o).unwrap();
+        let back: Order = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, o);
+        assert_eq!(back.billing_address.street(), "Downing Street");
+        assert_eq!(back.shipping_address.phone_e164(), Some("+4915123456789"));
+        assert_eq!(back.status(), OrderStatus::InPreparation);
     }
 
     #[test]
