@@ -54,13 +54,3 @@ pub trait AddressesTx: Send {
         expected: Version,
     ) -> StoreResult<Version>;
 }
-
-/// Provider-scoped reads of this area (ids and due times), inside a
-/// [`crate::ProviderTransaction`]. Addresses have nothing due.
-#[async_trait]
-pub trait AddressesProvider: Send {}
-
-/// Global lookups of this area (ids only), on the [`crate::Store`] itself. Addresses are never
-/// looked up across organisations.
-#[async_trait]
-pub trait AddressesLookup: Send + Sync {}

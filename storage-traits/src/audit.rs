@@ -111,7 +111,3 @@ pub trait AuditProvider: Send {
     /// `NotFound` when the provider's chain has no entry `seq`.
     async fn erase_audit_personal(&mut self, seq: u64) -> StoreResult<()>;
 }
-
-/// Global lookups of the audit log (none: every chain is read inside its own scope).
-#[async_trait]
-pub trait AuditLookup: Send + Sync {}

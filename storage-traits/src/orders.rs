@@ -151,12 +151,6 @@ pub trait OrdersTx: Send {
     async fn document_bytes(&mut self, id: DocumentId) -> StoreResult<Option<Vec<u8>>>;
 }
 
-/// Provider-scoped reads of this area (ids and due times), inside a
-/// [`crate::ProviderTransaction`]. Orders have none: pending payment intents are read through
-/// [`crate::payments`].
-#[async_trait]
-pub trait OrdersProvider: Send {}
-
 /// Global lookups of orders (ids only), on the [`crate::Store`] itself.
 #[async_trait]
 pub trait OrdersLookup: Send + Sync {

@@ -178,7 +178,3 @@ pub trait OutboxProvider: Send {
         page: PageRequest,
     ) -> StoreResult<Page<(OrgId, MessageId)>>;
 }
-
-/// Global lookups of the outbox (none: messages are reached through leases).
-#[async_trait]
-pub trait OutboxLookup: Send + Sync {}

@@ -278,11 +278,6 @@ pub trait PaymentsProvider: Send {
     ) -> StoreResult<u64>;
 }
 
-/// Global lookups of this area (ids only), on the [`crate::Store`] itself. Payments are never
-/// looked up across organisations (gateway keys carry the organisation).
-#[async_trait]
-pub trait PaymentsLookup: Send + Sync {}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -632,7 +632,7 @@ mod tests {
         Money::from_minor(minor, Currency::parse("EUR").unwrap())
     }
 
-    fn charge_request(generation: u64, minor: i64) -> ChargeRequest {
+    fn charge_request(generation: u32, minor: i64) -> ChargeRequest {
         ChargeRequest {
             key: GatewayKey::auto_top_up(selfcare_core::ids::SimId::new(NOW, [1; 10]), generation),
             amount: eur(minor),

@@ -16,18 +16,18 @@ use crate::error::StoreResult;
 /// Implementations MUST be usable as `Arc<dyn Store>` from many tasks at once, MUST make each
 /// transaction all-or-nothing, and MUST pass the conformance suite of this crate
 /// (feature `conformance`).
+///
+/// Global lookups see committed rows only and MAY wait while another transaction is open
+/// (the in-memory store serialises everything behind one lock). Callers therefore MUST NOT
+/// call a lookup from a task that holds an open transaction of the same store: resolve the
+/// organisation first, then begin its transaction.
 #[async_trait]
 pub trait Store:
     crate::accounts::AccountsLookup
     + crate::auth::AuthLookup
-    + crate::addresses::AddressesLookup
-    + crate::payments::PaymentsLookup
     + crate::orders::OrdersLookup
     + crate::sims::SimsLookup
     + crate::usage::UsageLookup
-    + crate::tickets::TicketsLookup
-    + crate::outbox::OutboxLookup
-    + crate::audit::AuditLookup
     + Send
     + Sync
 {
@@ -78,11 +78,8 @@ pub trait OrgTransaction:
 pub trait ProviderTransaction:
     crate::accounts::AccountsProvider
     + crate::auth::AuthProvider
-    + crate::addresses::AddressesProvider
     + crate::payments::PaymentsProvider
-    + crate::orders::OrdersProvider
     + crate::sims::SimsProvider
-    + crate::usage::UsageProvider
     + crate::tickets::TicketsProvider
     + crate::outbox::OutboxProvider
     + crate::audit::AuditProvider

@@ -202,8 +202,3 @@ pub trait TicketsProvider: Send {
         page: &PageRequest,
     ) -> StoreResult<Page<DueTicket>>;
 }
-
-/// Global lookups of this area (ids only), on the [`crate::Store`] itself. Tickets have none:
-/// every ticket is reached inside its organisation or through the provider queues.
-#[async_trait]
-pub trait TicketsLookup: Send + Sync {}

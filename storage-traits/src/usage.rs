@@ -99,12 +99,6 @@ pub trait UsageTx: Send {
     async fn seen_usage_record(&mut self, record_id: &UsageRecordId) -> StoreResult<Option<SimId>>;
 }
 
-/// Provider-scoped reads of this area (ids and due times), inside a
-/// [`crate::ProviderTransaction`]. Usage has none: every usage record names its SIM, which
-/// [`UsageLookup`] and the SIM lookups resolve.
-#[async_trait]
-pub trait UsageProvider: Send {}
-
 /// Global lookups of this area (ids only), on the [`crate::Store`] itself.
 #[async_trait]
 pub trait UsageLookup: Send + Sync {

@@ -20,6 +20,7 @@ mod outbox;
 mod payments;
 mod sims;
 mod tickets;
+mod transactions;
 mod usage;
 
 use std::fmt;
@@ -106,6 +107,7 @@ pub fn cases() -> Vec<Case> {
         tickets::cases(),
         outbox::cases(),
         audit::cases(),
+        transactions::cases(),
     ]
     .concat()
 }

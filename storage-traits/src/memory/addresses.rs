@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use selfcare_core::address::AddressBook;
 use selfcare_core::ids::OrgId;
 
-use super::{MemoryProviderTx, MemoryStore, MemoryTx};
-use crate::addresses::{AddressesLookup, AddressesProvider, AddressesTx};
+use super::MemoryTx;
+use crate::addresses::AddressesTx;
 use crate::error::{StoreError, StoreResult};
 use crate::version::{Version, Versioned};
 
@@ -63,9 +63,3 @@ impl AddressesTx for MemoryTx {
         Ok(version)
     }
 }
-
-#[async_trait]
-impl AddressesProvider for MemoryProviderTx {}
-
-#[async_trait]
-impl AddressesLookup for MemoryStore {}

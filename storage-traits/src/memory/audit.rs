@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use selfcare_core::audit::{AuditEntry, ChainHead};
 use selfcare_core::ids::OrgId;
 
-use super::{MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_ascending, rows_of};
-use crate::audit::{AuditLookup, AuditProvider, AuditTx};
+use super::{MemoryProviderTx, MemoryTx, OrgTable, page_ascending, rows_of};
+use crate::audit::{AuditProvider, AuditTx};
 use crate::error::{ConflictKind, StoreError, StoreResult};
 use crate::page::{Page, PageRequest};
 
@@ -131,6 +131,3 @@ impl AuditProvider for MemoryProviderTx {
         Ok(())
     }
 }
-
-#[async_trait]
-impl AuditLookup for MemoryStore {}

@@ -7,11 +7,9 @@ use async_trait::async_trait;
 use selfcare_core::ids::{DocumentId, OrderId, OrgId};
 use selfcare_core::orders::{Order, OrderNumber};
 
-use super::{
-    CursorKey, MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_descending, rows_of,
-};
+use super::{CursorKey, MemoryStore, MemoryTx, OrgTable, page_descending, rows_of};
 use crate::error::{StoreError, StoreResult};
-use crate::orders::{OrderDocument, OrderRecord, OrdersLookup, OrdersProvider, OrdersTx};
+use crate::orders::{OrderDocument, OrderRecord, OrdersLookup, OrdersTx};
 use crate::page::{Cursor, Page, PageRequest};
 use crate::version::{Version, Versioned};
 
@@ -245,9 +243,6 @@ impl OrdersTx for MemoryTx {
             .cloned())
     }
 }
-
-#[async_trait]
-impl OrdersProvider for MemoryProviderTx {}
 
 #[async_trait]
 impl OrdersLookup for MemoryStore {

@@ -6,11 +6,9 @@ use async_trait::async_trait;
 use selfcare_core::ids::{MessageId, OrgId};
 use time::OffsetDateTime;
 
-use super::{
-    CursorKey, Inner, MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_ascending, rows_of,
-};
+use super::{CursorKey, Inner, MemoryProviderTx, MemoryTx, OrgTable, page_ascending, rows_of};
 use crate::error::{StoreError, StoreResult};
-use crate::outbox::{OutboxLookup, OutboxMessage, OutboxProvider, OutboxTx};
+use crate::outbox::{OutboxMessage, OutboxProvider, OutboxTx};
 use crate::page::{MAX_PAGE, Page, PageRequest};
 
 /// The outbox tables.
@@ -191,6 +189,3 @@ impl OutboxProvider for MemoryProviderTx {
         )
     }
 }
-
-#[async_trait]
-impl OutboxLookup for MemoryStore {}

@@ -9,11 +9,11 @@ use selfcare_core::orders::{IdempotencyKey, PaymentIntentState};
 use selfcare_core::payment::PaymentSettings;
 use time::OffsetDateTime;
 
-use super::{CursorKey, MemoryProviderTx, MemoryStore, MemoryTx, OrgTable};
+use super::{CursorKey, MemoryProviderTx, MemoryTx, OrgTable};
 use crate::error::{StoreError, StoreResult};
 use crate::page::{Cursor, Page, PageRequest};
 use crate::payments::{
-    DueIntent, IdempotencyRecord, PaymentIntentRecord, PaymentsLookup, PaymentsProvider, PaymentsTx,
+    DueIntent, IdempotencyRecord, PaymentIntentRecord, PaymentsProvider, PaymentsTx,
 };
 use crate::version::{Version, Versioned};
 
@@ -280,6 +280,3 @@ impl PaymentsProvider for MemoryProviderTx {
         })
     }
 }
-
-#[async_trait]
-impl PaymentsLookup for MemoryStore {}

@@ -9,14 +9,11 @@ use selfcare_core::roles::Department;
 use selfcare_core::tickets::TicketStatus;
 use time::OffsetDateTime;
 
-use super::{
-    CursorKey, MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_descending, rows_of,
-};
+use super::{CursorKey, MemoryProviderTx, MemoryTx, OrgTable, page_descending, rows_of};
 use crate::error::{StoreError, StoreResult};
 use crate::page::{Cursor, Page, PageRequest};
 use crate::tickets::{
-    DueTicket, StaffQueueEntry, TicketMessageRecord, TicketRecord, TicketsLookup, TicketsProvider,
-    TicketsTx,
+    DueTicket, StaffQueueEntry, TicketMessageRecord, TicketRecord, TicketsProvider, TicketsTx,
 };
 use crate::version::{Version, Versioned};
 
@@ -268,6 +265,3 @@ impl TicketsProvider for MemoryProviderTx {
         })
     }
 }
-
-#[async_trait]
-impl TicketsLookup for MemoryStore {}

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use selfcare_core::ids::{OrgId, SimId};
 use selfcare_core::quota::UsageRecordId;
 
-use super::{MemoryProviderTx, MemoryStore, MemoryTx, OrgTable};
+use super::{MemoryStore, MemoryTx, OrgTable};
 use crate::error::{StoreError, StoreResult};
-use crate::usage::{QuotaRecord, UsageLookup, UsageProvider, UsageTx};
+use crate::usage::{QuotaRecord, UsageLookup, UsageTx};
 use crate::version::{Version, Versioned};
 
 /// The usage tables.
@@ -86,9 +86,6 @@ impl UsageTx for MemoryTx {
             .map(|(_, sim)| *sim))
     }
 }
-
-#[async_trait]
-impl UsageProvider for MemoryProviderTx {}
 
 #[async_trait]
 impl UsageLookup for MemoryStore {
