@@ -34,7 +34,7 @@ fn org(n: u8) -> OrgId {
 }
 
 /// A book of shipping addresses, one per name, with distinct ids.
-fn book(names: &[&str]) -> Result<AddressBook, Failure> {
+pub(super) fn book(names: &[&str]) -> Result<AddressBook, Failure> {
     let legal = LegalIdentity {
         company_name: None,
         billing_country: Country::parse("DE")?,

@@ -31,7 +31,7 @@ crate::conformance_cases! {
     "audit.entry_of_another_scope_is_refused" => entry_of_another_scope_is_refused,
 }
 
-fn key() -> Result<HostKey, Failure> {
+pub(super) fn key() -> Result<HostKey, Failure> {
     Ok(HostKey::from_bytes(&[7; 32])?)
 }
 
@@ -40,7 +40,7 @@ fn org(n: u8) -> OrgId {
 }
 
 /// An event of `org` (`None`: the provider's chain) with personal values, `i` seconds in.
-fn event(org: Option<OrgId>, i: u32) -> Result<AuditEvent, Failure> {
+pub(super) fn event(org: Option<OrgId>, i: u32) -> Result<AuditEvent, Failure> {
     let at = datetime!(2025-03-01 09:00 UTC) + Duration::seconds(i64::from(i));
     let seed = u8::try_from(i % 251).unwrap_or(0);
     Ok(AuditEvent {

@@ -40,7 +40,7 @@ fn org(n: u8) -> OrgId {
 }
 
 /// The `n`-th message, created `n` seconds after `T0` (so ids and creation times agree).
-fn message(n: u8) -> Result<OutboxMessage, Failure> {
+pub(super) fn message(n: u8) -> Result<OutboxMessage, Failure> {
     let at = T0 + Duration::seconds(i64::from(n));
     Ok(OutboxMessage::new(
         MessageId::new(at, [n; 10]),

@@ -39,12 +39,12 @@ crate::conformance_cases! {
 // Fixtures.
 
 /// The ICCID numbered `k` (unique per `k`).
-fn iccid(k: u32) -> Result<Iccid, Failure> {
+pub(super) fn iccid(k: u32) -> Result<Iccid, Failure> {
     Ok(Iccid::from_payload(&format!("8988228{k:011}"))?)
 }
 
 /// The SIM numbered `k` of `order` (id made `k` ms after `T0`, so SIMs sort by `k`).
-fn sim(order: &Order, k: u32) -> Result<Sim, Failure> {
+pub(super) fn sim(order: &Order, k: u32) -> Result<Sim, Failure> {
     Ok(Sim {
         id: SimId::new(at(k), bytes(0x51, k)),
         iccid: iccid(k)?,
@@ -60,7 +60,7 @@ fn sim(order: &Order, k: u32) -> Result<Sim, Failure> {
     })
 }
 
-fn sims(order: &Order, ks: impl IntoIterator<Item = u32>) -> Result<Vec<Sim>, Failure> {
+pub(super) fn sims(order: &Order, ks: impl IntoIterator<Item = u32>) -> Result<Vec<Sim>, Failure> {
     ks.into_iter().map(|k| sim(order, k)).collect()
 }
 
