@@ -27,6 +27,7 @@ crate::conformance_cases! {
     "audit.erasing_personal_values_keeps_verification" => erasing_personal_values_keeps_verification,
     "audit.dropped_transaction_leaves_nothing" => dropped_transaction_leaves_nothing,
     "audit.entries_paged_stably" => entries_paged_stably,
+    "audit.provider_entries_paged_stably" => provider_entries_paged_stably,
     "audit.provider_chain_is_separate" => provider_chain_is_separate,
     "audit.entry_of_another_scope_is_refused" => entry_of_another_scope_is_refused,
 }
@@ -352,16 +353,26 @@ async fn dropped_transaction_leaves_nothing(store: Arc<dyn Store>) -> Result<(),
 }
 
 async fn entries_paged_stably(store: Arc<dyn Store>) -> Result<(), Failure> {
-    let (written, _) = append_many(&store, Some(org(1)), 0, 23).await?;
+    chain_paged_stably(store, Some(org(1))).await
+}
+
+async fn provider_entries_paged_stably(store: Arc<dyn Store>) -> Result<(), Failure> {
+    chain_paged_stably(store, None).await
+}
+
+/// 23 entries read in pages of 5 while 2 more are appended between pages: every entry once, in
+/// sequence order, and the pages verify as one chain.
+async fn chain_paged_stably(store: Arc<dyn Store>, scope: Option<OrgId>) -> Result<(), Failure> {
+    let (written, _) = append_many(&store, scope, 0, 23).await?;
     let mut seen: Vec<AuditEntry> = Vec::new();
     let mut page = PageRequest::first(5);
     let mut next_event = 100;
     loop {
-        let got = page_of(&store, Some(org(1)), page).await?;
+        let got = page_of(&store, scope, page).await?;
         check!(got.items.len() <= 5, "page of {} entries", got.items.len());
         seen.extend(got.items);
         let Some(next) = got.next else { break };
-        append_many(&store, Some(org(1)), next_event, 2).await?;
+        append_many(&store, scope, next_event, 2).await?;
         next_event += 2;
         page = PageRequest::after(next, 5);
     }
