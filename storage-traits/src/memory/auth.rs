@@ -263,8 +263,22 @@ fn checked_key(key: &str) -> StoreResult<String> {
     }
 }
 
-fn capacity(max: u32) -> usize {
-    usize::try_from(max).unwrap_or(usize::MAX)
+/// The at most `max` rows of a hash-keyed table that `due` gives a time, oldest first.
+fn oldest_due<V>(
+    table: &OrgTable<HashKey, Versioned<V>>,
+    max: u32,
+    due: impl Fn(&V) -> Option<OffsetDateTime>,
+) -> Vec<(OrgId, TokenHash)> {
+    let mut rows: Vec<(OffsetDateTime, OrgId, HashKey)> = table
+        .iter()
+        .flat_map(|(org, rows)| rows.iter().map(move |(k, row)| (*org, *k, row)))
+        .filter_map(|(org, k, row)| Some((due(&row.value)?, org, k)))
+        .collect();
+    rows.sort();
+    rows.into_iter()
+        .take(usize::try_from(max).unwrap_or(usize::MAX))
+        .map(|(_, org, k)| (org, TokenHash::from_bytes(k)))
+        .collect()
 }
 
 #[async_trait]
@@ -275,24 +289,11 @@ impl AuthProvider for MemoryProviderTx {
         lifetimes: &TokenLifetimes,
         max: u32,
     ) -> StoreResult<Vec<(OrgId, TokenHash)>> {
-        let mut due: Vec<(OffsetDateTime, OrgId, HashKey)> = self
-            .inner
-            .auth
-            .tokens
-            .iter()
-            .flat_map(|(org, rows)| rows.iter().map(move |(k, row)| (*org, *k, row)))
-            .filter(|(_, _, row)| {
-                let state = &row.value.state;
-                is_expired(state.issued_at, now, lifetimes.for_kind(state.kind))
-            })
-            .map(|(org, k, row)| (row.value.state.issued_at, org, k))
-            .collect();
-        due.sort();
-        Ok(due
-            .into_iter()
-            .take(capacity(max))
-            .map(|(_, org, k)| (org, TokenHash::from_bytes(k)))
-            .collect())
+        Ok(oldest_due(&self.inner.auth.tokens, max, |token| {
+            let state = &token.state;
+            is_expired(state.issued_at, now, lifetimes.for_kind(state.kind))
+                .then_some(state.issued_at)
+        }))
     }
 
     async fn expired_sessions(
@@ -301,21 +302,13 @@ impl AuthProvider for MemoryProviderTx {
         lifetimes: &TokenLifetimes,
         max: u32,
     ) -> StoreResult<Vec<(OrgId, TokenHash)>> {
-        let mut due: Vec<(OffsetDateTime, OrgId, HashKey)> = self
-            .inner
-            .auth
-            .sessions
-            .iter()
-            .flat_map(|(org, rows)| rows.iter().map(move |(k, row)| (*org, *k, row)))
-            .filter(|(_, _, row)| row.value.times.check(now, lifetimes).is_err())
-            .map(|(org, k, row)| (row.value.times.last_seen_at, org, k))
-            .collect();
-        due.sort();
-        Ok(due
-            .into_iter()
-            .take(capacity(max))
-            .map(|(_, org, k)| (org, TokenHash::from_bytes(k)))
-            .collect())
+        Ok(oldest_due(&self.inner.auth.sessions, max, |session| {
+            let times = &session.times;
+            times
+                .check(now, lifetimes)
+                .is_err()
+                .then_some(times.last_seen_at)
+        }))
     }
 
     async fn throttle_counter(

@@ -491,16 +491,7 @@ pub(crate) fn page_ascending<K, V, T>(
 where
     K: Ord + Clone + CursorKey,
 {
-    let limit = page.checked_limit()?;
-    let after = decode_cursor::<K>(page.after.as_ref())?;
-    let Some(map) = map else {
-        return Ok(Page::empty());
-    };
-    let rows = match &after {
-        Some(a) => map.range((Bound::Excluded(a), Bound::Unbounded)),
-        None => map.range(..),
-    };
-    Ok(collect_page(rows.map(|(k, v)| (k.clone(), v)), limit, row))
+    page_map(map, page, false, row)
 }
 
 /// As [`page_ascending`], newest first: descending by key (UUID v7 ids sort by creation).
@@ -515,20 +506,30 @@ pub(crate) fn page_descending<K, V, T>(
 where
     K: Ord + Clone + CursorKey,
 {
+    page_map(map, page, true, row)
+}
+
+fn page_map<K, V, T>(
+    map: Option<&BTreeMap<K, V>>,
+    page: &PageRequest,
+    descending: bool,
+    row: impl FnMut(&K, &V) -> Option<T>,
+) -> StoreResult<Page<T>>
+where
+    K: Ord + Clone + CursorKey,
+{
     let limit = page.checked_limit()?;
     let after = decode_cursor::<K>(page.after.as_ref())?;
     let Some(map) = map else {
         return Ok(Page::empty());
     };
-    let rows = match &after {
-        Some(a) => map.range(..a),
-        None => map.range(..),
+    let rows: Box<dyn Iterator<Item = (&K, &V)>> = match (&after, descending) {
+        (Some(a), false) => Box::new(map.range((Bound::Excluded(a), Bound::Unbounded))),
+        (Some(a), true) => Box::new(map.range(..a).rev()),
+        (None, false) => Box::new(map.iter()),
+        (None, true) => Box::new(map.iter().rev()),
     };
-    Ok(collect_page(
-        rows.rev().map(|(k, v)| (k.clone(), v)),
-        limit,
-        row,
-    ))
+    Ok(collect_page(rows.map(|(k, v)| (k.clone(), v)), limit, row))
 }
 
 /// The rows of a map keyed `(parent, child)` under one `parent`, by child ascending, after the
