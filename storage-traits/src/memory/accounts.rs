@@ -8,7 +8,9 @@ use selfcare_core::ids::{ApiClientId, OrgId, UserId};
 use selfcare_core::roles::Role;
 use selfcare_core::tokens::ClientId;
 
-use super::{MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_ascending, rows_of};
+use super::{
+    MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, next_version, page_ascending, rows_of,
+};
 use crate::accounts::{
     AccountsLookup, AccountsProvider, AccountsTx, ApiClientRecord, CustomerRecord, UserRecord,
 };
@@ -34,15 +36,6 @@ pub(crate) struct State {
 
 fn client_key(client_id: ClientId) -> ApiClientId {
     client_id.api_client_id()
-}
-
-/// Checks `expected` against the stored version of a row.
-pub(super) fn check_version(stored: Version, expected: Version) -> StoreResult<()> {
-    if stored == expected {
-        Ok(())
-    } else {
-        Err(StoreError::stale())
-    }
 }
 
 impl MemoryTx {
@@ -88,14 +81,8 @@ impl AccountsTx for MemoryTx {
                 what: "customer of another organisation",
             });
         }
-        if self.inner.accounts.customers.contains_key(&self.org) {
-            return Err(StoreError::duplicate("customer"));
-        }
-        let row = Versioned {
-            value: record,
-            version: Version::FIRST,
-        };
-        self.inner.put(|s| &mut s.accounts.customers, self.org, row);
+        self.inner
+            .insert_aggregate(|s| &mut s.accounts.customers, self.org, record, "customer")?;
         Ok(())
     }
 
@@ -113,20 +100,8 @@ impl AccountsTx for MemoryTx {
                 what: "customer of another organisation",
             });
         }
-        let stored = self
-            .inner
-            .accounts
-            .customers
-            .get(&self.org)
-            .ok_or(StoreError::NotFound)?;
-        check_version(stored.version, expected)?;
-        let version = stored.version.next();
-        let row = Versioned {
-            value: record,
-            version,
-        };
-        self.inner.put(|s| &mut s.accounts.customers, self.org, row);
-        Ok(version)
+        self.inner
+            .update_aggregate(|s| &mut s.accounts.customers, self.org, record, expected)
     }
 
     async fn insert_user(&mut self, user: UserRecord) -> StoreResult<()> {
@@ -134,17 +109,15 @@ impl AccountsTx for MemoryTx {
             return Err(StoreError::duplicate("user"));
         }
         let key = user.email.key().to_owned();
-        if self.inner.accounts.login_keys.contains_key(&key) {
-            return Err(StoreError::duplicate("login_email"));
-        }
         let (org, id) = (self.org, user.id);
+        self.inner.claim(
+            |s| &mut s.accounts.login_keys,
+            key,
+            (org, id),
+            "login_email",
+        )?;
         self.inner
-            .put(|s| &mut s.accounts.login_keys, key, (org, id));
-        let row = Versioned {
-            value: user,
-            version: Version::FIRST,
-        };
-        self.inner.put_in(|s| &mut s.accounts.users, org, id, row);
+            .put_versioned_in(|s| &mut s.accounts.users, org, id, user, Version::FIRST);
         Ok(())
     }
 
@@ -154,33 +127,28 @@ impl AccountsTx for MemoryTx {
 
     async fn update_user(&mut self, user: UserRecord, expected: Version) -> StoreResult<Version> {
         let stored = self.stored_user(user.id).ok_or(StoreError::NotFound)?;
-        check_version(stored.version, expected)?;
-        let version = stored.version.next();
+        let version = next_version(Some(stored), expected)?;
         let old_key = stored.value.email.key().to_owned();
         let new_key = user.email.key().to_owned();
         let (org, id) = (self.org, user.id);
+        // The index holds each user's current key only, so a taken new key is another user's.
         if old_key != new_key {
-            match self.inner.accounts.login_keys.get(&new_key) {
-                Some(&holder) if holder != (org, id) => {
-                    return Err(StoreError::duplicate("login_email"));
-                }
-                _ => {}
-            }
+            self.inner.claim(
+                |s| &mut s.accounts.login_keys,
+                new_key,
+                (org, id),
+                "login_email",
+            )?;
             self.inner.remove(|s| &mut s.accounts.login_keys, &old_key);
-            self.inner
-                .put(|s| &mut s.accounts.login_keys, new_key, (org, id));
         }
-        let row = Versioned {
-            value: user,
-            version,
-        };
-        self.inner.put_in(|s| &mut s.accounts.users, org, id, row);
-        Ok(version)
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.accounts.users, org, id, user, version))
     }
 
     async fn delete_user(&mut self, id: UserId, expected: Version) -> StoreResult<()> {
         let stored = self.stored_user(id).ok_or(StoreError::NotFound)?;
-        check_version(stored.version, expected)?;
+        next_version(Some(stored), expected)?;
         let key = stored.value.email.key().to_owned();
         let org = self.org;
         let clients: Vec<ApiClientId> = rows_of(&self.inner.accounts.api_clients, org)
@@ -205,8 +173,7 @@ impl AccountsTx for MemoryTx {
         page_ascending(
             rows_of(&self.inner.accounts.users, self.org),
             &page,
-            |_, _| true,
-            |_, row| row.clone(),
+            |_, row| Some(row.clone()),
         )
     }
 
@@ -226,19 +193,17 @@ impl AccountsTx for MemoryTx {
         if self.has_api_client(client.id) {
             return Err(StoreError::duplicate("api_client"));
         }
-        let key = client_key(client.client_id);
-        if self.inner.accounts.client_ids.contains_key(&key) {
-            return Err(StoreError::duplicate("client_id"));
-        }
         let (org, id) = (self.org, client.id);
+        let key = client_key(client.client_id);
         self.inner
-            .put(|s| &mut s.accounts.client_ids, key, (org, id));
-        let row = Versioned {
-            value: client,
-            version: Version::FIRST,
-        };
-        self.inner
-            .put_in(|s| &mut s.accounts.api_clients, org, id, row);
+            .claim(|s| &mut s.accounts.client_ids, key, (org, id), "client_id")?;
+        self.inner.put_versioned_in(
+            |s| &mut s.accounts.api_clients,
+            org,
+            id,
+            client,
+            Version::FIRST,
+        );
         Ok(())
     }
 
@@ -257,26 +222,20 @@ impl AccountsTx for MemoryTx {
         let stored = self
             .stored_api_client(client.id)
             .ok_or(StoreError::NotFound)?;
-        check_version(stored.version, expected)?;
+        let version = next_version(Some(stored), expected)?;
         if stored.value.client_id != client.client_id || stored.value.user != client.user {
             return Err(StoreError::InvalidInput {
                 what: "api client's client id or user",
             });
         }
-        let version = stored.version.next();
         let (org, id) = (self.org, client.id);
-        let row = Versioned {
-            value: client,
-            version,
-        };
-        self.inner
-            .put_in(|s| &mut s.accounts.api_clients, org, id, row);
-        Ok(version)
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.accounts.api_clients, org, id, client, version))
     }
 
     async fn delete_api_client(&mut self, id: ApiClientId, expected: Version) -> StoreResult<()> {
-        let stored = self.stored_api_client(id).ok_or(StoreError::NotFound)?;
-        check_version(stored.version, expected)?;
+        next_version(self.stored_api_client(id), expected)?;
         self.remove_api_client(id);
         Ok(())
     }
@@ -289,8 +248,10 @@ impl AccountsTx for MemoryTx {
         page_ascending(
             rows_of(&self.inner.accounts.api_clients, self.org),
             &page,
-            |_, row| user.is_none_or(|u| row.value.user == u),
-            |_, row| row.clone(),
+            |_, row| {
+                user.is_none_or(|u| row.value.user == u)
+                    .then(|| row.clone())
+            },
         )
     }
 }
@@ -298,12 +259,9 @@ impl AccountsTx for MemoryTx {
 #[async_trait]
 impl AccountsProvider for MemoryProviderTx {
     async fn list_orgs(&mut self, page: PageRequest) -> StoreResult<Page<OrgId>> {
-        page_ascending(
-            Some(&self.inner.accounts.customers),
-            &page,
-            |_, _| true,
-            |org, _| *org,
-        )
+        page_ascending(Some(&self.inner.accounts.customers), &page, |org, _| {
+            Some(*org)
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use selfcare_core::ids::OrgId;
 
 use super::MemoryTx;
 use crate::addresses::AddressesTx;
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::version::{Version, Versioned};
 
 /// The addresses tables.
@@ -25,16 +25,8 @@ impl AddressesTx for MemoryTx {
     }
 
     async fn insert_address_book(&mut self, book: AddressBook) -> StoreResult<Version> {
-        if self.inner.addresses.books.contains_key(&self.org) {
-            return Err(StoreError::duplicate("address_book"));
-        }
-        let versioned = Versioned {
-            value: book,
-            version: Version::FIRST,
-        };
         self.inner
-            .put(|s| &mut s.addresses.books, self.org, versioned);
-        Ok(Version::FIRST)
+            .insert_aggregate(|s| &mut s.addresses.books, self.org, book, "address_book")
     }
 
     async fn update_address_book(
@@ -42,24 +34,7 @@ impl AddressesTx for MemoryTx {
         book: AddressBook,
         expected: Version,
     ) -> StoreResult<Version> {
-        let stored = self
-            .inner
-            .addresses
-            .books
-            .get(&self.org)
-            .ok_or(StoreError::NotFound)?;
-        if stored.version != expected {
-            return Err(StoreError::stale());
-        }
-        let version = expected.next();
-        self.inner.put(
-            |s| &mut s.addresses.books,
-            self.org,
-            Versioned {
-                value: book,
-                version,
-            },
-        );
-        Ok(version)
+        self.inner
+            .update_aggregate(|s| &mut s.addresses.books, self.org, book, expected)
     }
 }

@@ -84,8 +84,7 @@ impl AuditTx for MemoryTx {
         page_ascending(
             rows_of(&self.inner.audit.entries, self.org),
             &page,
-            |_, _| true,
-            |_, e| e.clone(),
+            |_, e| Some(e.clone()),
         )
     }
 
@@ -116,12 +115,9 @@ impl AuditProvider for MemoryProviderTx {
     }
 
     async fn audit_entries(&mut self, page: PageRequest) -> StoreResult<Page<AuditEntry>> {
-        page_ascending(
-            Some(&self.inner.audit.provider),
-            &page,
-            |_, _| true,
-            |_, e| e.clone(),
-        )
+        page_ascending(Some(&self.inner.audit.provider), &page, |_, e| {
+            Some(e.clone())
+        })
     }
 
     async fn erase_audit_personal(&mut self, seq: u64) -> StoreResult<()> {

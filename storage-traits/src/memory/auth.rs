@@ -9,8 +9,7 @@ use selfcare_core::throttle::FailureCounter;
 use selfcare_core::tokens::{TokenHash, TokenLifetimes, is_expired};
 use time::OffsetDateTime;
 
-use super::accounts::check_version;
-use super::{MemoryProviderTx, MemoryStore, MemoryTx, OrgTable};
+use super::{MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, next_version, vacant};
 use crate::auth::{
     AuthLookup, AuthProvider, AuthTx, SessionRecord, SessionSubject, TokenRecord, TotpRecord,
 };
@@ -109,17 +108,11 @@ impl AuthTx for MemoryTx {
         if !self.subject_exists(session.subject) {
             return Err(StoreError::NotFound);
         }
-        let hash = key(session.token_hash);
-        if self.inner.auth.session_hashes.contains_key(&hash) {
-            return Err(StoreError::duplicate("session_token"));
-        }
-        let org = self.org;
-        self.inner.put(|s| &mut s.auth.session_hashes, hash, org);
-        let row = Versioned {
-            value: session,
-            version: Version::FIRST,
-        };
-        self.inner.put_in(|s| &mut s.auth.sessions, org, hash, row);
+        let (org, hash) = (self.org, key(session.token_hash));
+        self.inner
+            .claim(|s| &mut s.auth.session_hashes, hash, org, "session_token")?;
+        self.inner
+            .put_versioned_in(|s| &mut s.auth.sessions, org, hash, session, Version::FIRST);
         Ok(())
     }
 
@@ -138,20 +131,16 @@ impl AuthTx for MemoryTx {
         let stored = self
             .stored_session(session.token_hash)
             .ok_or(StoreError::NotFound)?;
-        check_version(stored.version, expected)?;
+        let version = next_version(Some(stored), expected)?;
         if stored.value.subject != session.subject {
             return Err(StoreError::InvalidInput {
                 what: "session subject",
             });
         }
-        let version = stored.version.next();
         let (org, hash) = (self.org, key(session.token_hash));
-        let row = Versioned {
-            value: session,
-            version,
-        };
-        self.inner.put_in(|s| &mut s.auth.sessions, org, hash, row);
-        Ok(version)
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.auth.sessions, org, hash, session, version))
     }
 
     async fn touch_session(
@@ -185,20 +174,14 @@ impl AuthTx for MemoryTx {
     }
 
     async fn insert_token(&mut self, token: TokenRecord) -> StoreResult<()> {
-        let hash = key(token.hash);
-        if self.inner.auth.token_hashes.contains_key(&hash) {
-            return Err(StoreError::duplicate("token"));
-        }
+        let (org, hash) = (self.org, key(token.hash));
+        vacant(Some(&self.inner.auth.token_hashes), &hash, "token")?;
         if token.user.is_some_and(|user| !self.has_user(user)) {
             return Err(StoreError::NotFound);
         }
-        let org = self.org;
         self.inner.put(|s| &mut s.auth.token_hashes, hash, org);
-        let row = Versioned {
-            value: token,
-            version: Version::FIRST,
-        };
-        self.inner.put_in(|s| &mut s.auth.tokens, org, hash, row);
+        self.inner
+            .put_versioned_in(|s| &mut s.auth.tokens, org, hash, token, Version::FIRST);
         Ok(())
     }
 
@@ -213,18 +196,16 @@ impl AuthTx for MemoryTx {
         expected: Version,
     ) -> StoreResult<Version> {
         let stored = self.stored_token(hash).ok_or(StoreError::NotFound)?;
-        check_version(stored.version, expected)?;
+        let version = next_version(Some(stored), expected)?;
         if stored.value.state.used_at.is_some() {
             return Ok(stored.version);
         }
-        let mut row = stored.clone();
-        row.value.state.used_at = Some(at);
-        row.version = row.version.next();
-        let version = row.version;
+        let mut token = stored.value.clone();
+        token.state.used_at = Some(at);
         let org = self.org;
-        self.inner
-            .put_in(|s| &mut s.auth.tokens, org, key(hash), row);
-        Ok(version)
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.auth.tokens, org, key(hash), token, version))
     }
 
     async fn delete_token(&mut self, hash: TokenHash) -> StoreResult<bool> {
@@ -247,11 +228,8 @@ impl AuthTx for MemoryTx {
             return Err(StoreError::duplicate("totp"));
         }
         let (org, user) = (self.org, totp.user);
-        let row = Versioned {
-            value: totp,
-            version: Version::FIRST,
-        };
-        self.inner.put_in(|s| &mut s.auth.totp, org, user, row);
+        self.inner
+            .put_versioned_in(|s| &mut s.auth.totp, org, user, totp, Version::FIRST);
         Ok(())
     }
 
@@ -260,21 +238,15 @@ impl AuthTx for MemoryTx {
     }
 
     async fn update_totp(&mut self, totp: TotpRecord, expected: Version) -> StoreResult<Version> {
-        let stored = self.stored_totp(totp.user).ok_or(StoreError::NotFound)?;
-        check_version(stored.version, expected)?;
-        let version = stored.version.next();
+        let version = next_version(self.stored_totp(totp.user), expected)?;
         let (org, user) = (self.org, totp.user);
-        let row = Versioned {
-            value: totp,
-            version,
-        };
-        self.inner.put_in(|s| &mut s.auth.totp, org, user, row);
-        Ok(version)
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.auth.totp, org, user, totp, version))
     }
 
     async fn delete_totp(&mut self, user: UserId, expected: Version) -> StoreResult<()> {
-        let stored = self.stored_totp(user).ok_or(StoreError::NotFound)?;
-        check_version(stored.version, expected)?;
+        next_version(self.stored_totp(user), expected)?;
         let org = self.org;
         self.inner.remove_in(|s| &mut s.auth.totp, org, &user);
         Ok(())
@@ -291,8 +263,22 @@ fn checked_key(key: &str) -> StoreResult<String> {
     }
 }
 
-fn capacity(max: u32) -> usize {
-    usize::try_from(max).unwrap_or(usize::MAX)
+/// The at most `max` rows of a hash-keyed table that `due` gives a time, oldest first.
+fn oldest_due<V>(
+    table: &OrgTable<HashKey, Versioned<V>>,
+    max: u32,
+    due: impl Fn(&V) -> Option<OffsetDateTime>,
+) -> Vec<(OrgId, TokenHash)> {
+    let mut rows: Vec<(OffsetDateTime, OrgId, HashKey)> = table
+        .iter()
+        .flat_map(|(org, rows)| rows.iter().map(move |(k, row)| (*org, *k, row)))
+        .filter_map(|(org, k, row)| Some((due(&row.value)?, org, k)))
+        .collect();
+    rows.sort();
+    rows.into_iter()
+        .take(usize::try_from(max).unwrap_or(usize::MAX))
+        .map(|(_, org, k)| (org, TokenHash::from_bytes(k)))
+        .collect()
 }
 
 #[async_trait]
@@ -303,24 +289,11 @@ impl AuthProvider for MemoryProviderTx {
         lifetimes: &TokenLifetimes,
         max: u32,
     ) -> StoreResult<Vec<(OrgId, TokenHash)>> {
-        let mut due: Vec<(OffsetDateTime, OrgId, HashKey)> = self
-            .inner
-            .auth
-            .tokens
-            .iter()
-            .flat_map(|(org, rows)| rows.iter().map(move |(k, row)| (*org, *k, row)))
-            .filter(|(_, _, row)| {
-                let state = &row.value.state;
-                is_expired(state.issued_at, now, lifetimes.for_kind(state.kind))
-            })
-            .map(|(org, k, row)| (row.value.state.issued_at, org, k))
-            .collect();
-        due.sort();
-        Ok(due
-            .into_iter()
-            .take(capacity(max))
-            .map(|(_, org, k)| (org, TokenHash::from_bytes(k)))
-            .collect())
+        Ok(oldest_due(&self.inner.auth.tokens, max, |token| {
+            let state = &token.state;
+            is_expired(state.issued_at, now, lifetimes.for_kind(state.kind))
+                .then_some(state.issued_at)
+        }))
     }
 
     async fn expired_sessions(
@@ -329,21 +302,13 @@ impl AuthProvider for MemoryProviderTx {
         lifetimes: &TokenLifetimes,
         max: u32,
     ) -> StoreResult<Vec<(OrgId, TokenHash)>> {
-        let mut due: Vec<(OffsetDateTime, OrgId, HashKey)> = self
-            .inner
-            .auth
-            .sessions
-            .iter()
-            .flat_map(|(org, rows)| rows.iter().map(move |(k, row)| (*org, *k, row)))
-            .filter(|(_, _, row)| row.value.times.check(now, lifetimes).is_err())
-            .map(|(org, k, row)| (row.value.times.last_seen_at, org, k))
-            .collect();
-        due.sort();
-        Ok(due
-            .into_iter()
-            .take(capacity(max))
-            .map(|(_, org, k)| (org, TokenHash::from_bytes(k)))
-            .collect())
+        Ok(oldest_due(&self.inner.auth.sessions, max, |session| {
+            let times = &session.times;
+            times
+                .check(now, lifetimes)
+                .is_err()
+                .then_some(times.last_seen_at)
+        }))
     }
 
     async fn throttle_counter(
@@ -361,17 +326,15 @@ impl AuthProvider for MemoryProviderTx {
         expected: Option<Version>,
     ) -> StoreResult<Version> {
         let key = checked_key(key)?;
+        // An upsert: `None` expects no row (the first write), so a missing row is stale too.
         let stored = self.inner.auth.throttle.get(&key).map(|row| row.version);
         if stored != expected {
             return Err(StoreError::stale());
         }
         let version = stored.map_or(Version::FIRST, Version::next);
-        let row = Versioned {
-            value: counter,
-            version,
-        };
-        self.inner.put(|s| &mut s.auth.throttle, key, row);
-        Ok(version)
+        Ok(self
+            .inner
+            .put_versioned(|s| &mut s.auth.throttle, key, counter, version))
     }
 
     async fn delete_throttle_counter(&mut self, key: &str) -> StoreResult<bool> {

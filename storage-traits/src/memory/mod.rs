@@ -17,7 +17,7 @@ mod tickets;
 mod usage;
 
 use std::collections::BTreeMap;
-use std::ops::Deref;
+use std::ops::{Bound, Deref};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -25,8 +25,9 @@ use selfcare_core::ids::OrgId;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::{StoreError, StoreResult};
-use crate::page::{Cursor, Page, PageRequest};
+use crate::page::{Cursor, MAX_PAGE, Page, PageRequest};
 use crate::store::{OrgTransaction, ProviderTransaction, Store};
+use crate::version::{Version, Versioned};
 
 /// Every table of the in-memory store, one field per area.
 #[derive(Debug, Default)]
@@ -75,6 +76,50 @@ pub(crate) type OrgTable<K, V> = BTreeMap<OrgId, BTreeMap<K, V>>;
 /// The rows of `org` in a per-organisation table (empty when it has none).
 pub(crate) fn rows_of<K, V>(table: &OrgTable<K, V>, org: OrgId) -> Option<&BTreeMap<K, V>> {
     table.get(&org)
+}
+
+/// The version an update or delete of `stored` writes: the next one.
+///
+/// # Errors
+/// `NotFound` when nothing is stored, `Conflict(StaleVersion)` when `expected` is not the
+/// stored version.
+pub(crate) fn next_version<V>(
+    stored: Option<&Versioned<V>>,
+    expected: Version,
+) -> StoreResult<Version> {
+    let stored = stored.ok_or(StoreError::NotFound)?;
+    if stored.version == expected {
+        Ok(stored.version.next())
+    } else {
+        Err(StoreError::stale())
+    }
+}
+
+/// Checks that `key` is free in `rows` (a flat table, or one organisation's rows).
+///
+/// # Errors
+/// `Conflict(Duplicate { what })` when it is taken.
+pub(crate) fn vacant<K: Ord, V>(
+    rows: Option<&BTreeMap<K, V>>,
+    key: &K,
+    what: &'static str,
+) -> StoreResult<()> {
+    if rows.is_some_and(|rows| rows.contains_key(key)) {
+        Err(StoreError::duplicate(what))
+    } else {
+        Ok(())
+    }
+}
+
+/// `1..=MAX_PAGE` as a `usize`, for batch sizes that are not pages.
+///
+/// # Errors
+/// `InvalidInput { what }` otherwise.
+pub(crate) fn checked_count(n: u32, what: &'static str) -> StoreResult<usize> {
+    if n == 0 || n > MAX_PAGE {
+        return Err(StoreError::InvalidInput { what });
+    }
+    usize::try_from(n).map_err(|_| StoreError::InvalidInput { what })
 }
 
 /// One step of the undo log: restores what a change overwrote.
@@ -189,6 +234,100 @@ impl Inner {
             }));
         }
         previous
+    }
+
+    /// Writes `value` as version `version` of `key` (through [`Inner::put`]); returns the
+    /// version.
+    pub(crate) fn put_versioned<K, V>(
+        &mut self,
+        table: fn(&mut State) -> &mut BTreeMap<K, Versioned<V>>,
+        key: K,
+        value: V,
+        version: Version,
+    ) -> Version
+    where
+        K: Ord + Clone + Send + 'static,
+        V: Clone + Send + 'static,
+    {
+        self.put(table, key, Versioned { value, version });
+        version
+    }
+
+    /// As [`Inner::put_versioned`], in `org`'s part of a per-organisation table.
+    pub(crate) fn put_versioned_in<K, V>(
+        &mut self,
+        table: fn(&mut State) -> &mut OrgTable<K, Versioned<V>>,
+        org: OrgId,
+        key: K,
+        value: V,
+        version: Version,
+    ) -> Version
+    where
+        K: Ord + Clone + Send + 'static,
+        V: Clone + Send + 'static,
+    {
+        self.put_in(table, org, key, Versioned { value, version });
+        version
+    }
+
+    /// Takes `key` of a flat table (a global unique index) for `value`.
+    ///
+    /// Make every other check first: a refusal must leave no write behind, even in a
+    /// transaction the caller goes on to commit.
+    ///
+    /// # Errors
+    /// `Conflict(Duplicate { what })` when `key` is taken.
+    pub(crate) fn claim<K, V>(
+        &mut self,
+        table: fn(&mut State) -> &mut BTreeMap<K, V>,
+        key: K,
+        value: V,
+        what: &'static str,
+    ) -> StoreResult<()>
+    where
+        K: Ord + Clone + Send + 'static,
+        V: Clone + Send + 'static,
+    {
+        vacant(Some(table(&mut self.state)), &key, what)?;
+        self.put(table, key, value);
+        Ok(())
+    }
+
+    /// Inserts the one aggregate of `org` in a table holding one per organisation, at
+    /// [`Version::FIRST`].
+    ///
+    /// # Errors
+    /// `Conflict(Duplicate { what })` when `org` has one already.
+    pub(crate) fn insert_aggregate<V>(
+        &mut self,
+        table: fn(&mut State) -> &mut BTreeMap<OrgId, Versioned<V>>,
+        org: OrgId,
+        value: V,
+        what: &'static str,
+    ) -> StoreResult<Version>
+    where
+        V: Clone + Send + 'static,
+    {
+        vacant(Some(table(&mut self.state)), &org, what)?;
+        Ok(self.put_versioned(table, org, value, Version::FIRST))
+    }
+
+    /// Replaces the one aggregate of `org` in a table holding one per organisation.
+    ///
+    /// # Errors
+    /// As [`next_version`].
+    pub(crate) fn update_aggregate<V>(
+        &mut self,
+        table: fn(&mut State) -> &mut BTreeMap<OrgId, Versioned<V>>,
+        org: OrgId,
+        value: V,
+        expected: Version,
+    ) -> StoreResult<Version>
+    where
+        V: Clone + Send + 'static,
+    {
+        let version = next_version(table(&mut self.state).get(&org), expected)?;
+        Ok(self.put_versioned(table, org, value, version))
     }
 
     fn commit(&mut self) {
@@ -328,30 +467,31 @@ impl CursorKey for u64 {
     }
 }
 
+/// A composite key, as `first.second` (the parts' text forms contain no `.`).
+impl<A: CursorKey, B: CursorKey> CursorKey for (A, B) {
+    fn encode(&self) -> String {
+        format!("{}.{}", self.0.encode(), self.1.encode())
+    }
+    fn decode(raw: &str) -> Option<Self> {
+        let (a, b) = raw.split_once('.')?;
+        Some((A::decode(a)?, B::decode(b)?))
+    }
+}
+
 /// Keyset pagination over an ordered map, ascending by key: the rows whose key is greater than
-/// the cursor, filtered by `keep`, at most `page.limit`.
+/// the cursor that `row` maps to `Some`, at most `page.limit`.
 ///
 /// # Errors
 /// `InvalidInput` for a bad limit or a cursor this store did not produce.
 pub(crate) fn page_ascending<K, V, T>(
     map: Option<&BTreeMap<K, V>>,
     page: &PageRequest,
-    keep: impl Fn(&K, &V) -> bool,
-    map_row: impl Fn(&K, &V) -> T,
+    row: impl FnMut(&K, &V) -> Option<T>,
 ) -> StoreResult<Page<T>>
 where
-    K: Ord + CursorKey,
+    K: Ord + Clone + CursorKey,
 {
-    let limit = page.checked_limit()?;
-    let after = decode_cursor::<K>(page.after.as_ref())?;
-    let Some(map) = map else {
-        return Ok(Page::empty());
-    };
-    let rows = match &after {
-        Some(a) => map.range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
-        None => map.range(..),
-    };
-    collect_page(rows.filter(|(k, v)| keep(k, v)), limit, map_row)
+    page_map(map, page, false, row)
 }
 
 /// As [`page_ascending`], newest first: descending by key (UUID v7 ids sort by creation).
@@ -361,22 +501,112 @@ where
 pub(crate) fn page_descending<K, V, T>(
     map: Option<&BTreeMap<K, V>>,
     page: &PageRequest,
-    keep: impl Fn(&K, &V) -> bool,
-    map_row: impl Fn(&K, &V) -> T,
+    row: impl FnMut(&K, &V) -> Option<T>,
 ) -> StoreResult<Page<T>>
 where
-    K: Ord + CursorKey,
+    K: Ord + Clone + CursorKey,
+{
+    page_map(map, page, true, row)
+}
+
+fn page_map<K, V, T>(
+    map: Option<&BTreeMap<K, V>>,
+    page: &PageRequest,
+    descending: bool,
+    row: impl FnMut(&K, &V) -> Option<T>,
+) -> StoreResult<Page<T>>
+where
+    K: Ord + Clone + CursorKey,
 {
     let limit = page.checked_limit()?;
     let after = decode_cursor::<K>(page.after.as_ref())?;
     let Some(map) = map else {
         return Ok(Page::empty());
     };
-    let rows = match &after {
-        Some(a) => map.range(..a),
-        None => map.range(..),
+    let rows: Box<dyn Iterator<Item = (&K, &V)>> = match (&after, descending) {
+        (Some(a), false) => Box::new(map.range((Bound::Excluded(a), Bound::Unbounded))),
+        (Some(a), true) => Box::new(map.range(..a).rev()),
+        (None, false) => Box::new(map.iter()),
+        (None, true) => Box::new(map.iter().rev()),
     };
-    collect_page(rows.rev().filter(|(k, v)| keep(k, v)), limit, map_row)
+    Ok(collect_page(rows.map(|(k, v)| (k.clone(), v)), limit, row))
+}
+
+/// The rows of a map keyed `(parent, child)` under one `parent`, by child ascending, after the
+/// child `after` (from `min`, the smallest child key, without one). A range scan: the cost
+/// follows what is read, not the parent's size.
+pub(crate) fn within<P, C, V>(
+    map: &BTreeMap<(P, C), V>,
+    parent: P,
+    after: Option<C>,
+    min: C,
+) -> impl Iterator<Item = (C, &V)>
+where
+    P: Ord + Copy,
+    C: Ord + Copy,
+{
+    let start = match after {
+        Some(a) => Bound::Excluded((parent, a)),
+        None => Bound::Included((parent, min)),
+    };
+    map.range((start, Bound::Unbounded))
+        .take_while(move |((p, _), _)| *p == parent)
+        .map(|((_, c), v)| (*c, v))
+}
+
+/// Keyset pagination over the rows of one `parent` of a map keyed `(parent, child)` (see
+/// [`within`]); the cursor is the last child's key, `row` maps a row to `Some` to keep it.
+///
+/// # Errors
+/// As [`page_ascending`].
+pub(crate) fn page_within<P, C, V, T>(
+    map: Option<&BTreeMap<(P, C), V>>,
+    parent: P,
+    min: C,
+    page: &PageRequest,
+    row: impl FnMut(&C, &V) -> Option<T>,
+) -> StoreResult<Page<T>>
+where
+    P: Ord + Copy,
+    C: Ord + Copy + CursorKey,
+{
+    let limit = page.checked_limit()?;
+    let after = decode_cursor::<C>(page.after.as_ref())?;
+    let Some(map) = map else {
+        return Ok(Page::empty());
+    };
+    Ok(collect_page(within(map, parent, after, min), limit, row))
+}
+
+/// Keyset pagination across every organisation of a per-organisation table, by
+/// `(organisation, key)` ascending (a provider scan).
+///
+/// # Errors
+/// As [`page_ascending`].
+pub(crate) fn page_across<K, V, T>(
+    table: &OrgTable<K, V>,
+    page: &PageRequest,
+    row: impl FnMut(&(OrgId, K), &V) -> Option<T>,
+) -> StoreResult<Page<T>>
+where
+    K: Ord + Clone + CursorKey,
+{
+    let limit = page.checked_limit()?;
+    let after = decode_cursor::<(OrgId, K)>(page.after.as_ref())?;
+    let orgs = match &after {
+        Some((org, _)) => table.range(org..),
+        None => table.range(..),
+    };
+    let rows = orgs.flat_map(|(&org, rows)| {
+        let keys = match &after {
+            Some((after_org, key)) if *after_org == org => {
+                rows.range((Bound::Excluded(key), Bound::Unbounded))
+            }
+            _ => rows.range(..),
+        };
+        keys.map(move |(k, v)| ((org, k.clone()), v))
+    });
+    Ok(collect_page(rows, limit, row))
 }
 
 fn decode_cursor<K: CursorKey>(cursor: Option<&Cursor>) -> StoreResult<Option<K>> {
@@ -385,30 +615,23 @@ fn decode_cursor<K: CursorKey>(cursor: Option<&Cursor>) -> StoreResult<Option<K>
         .transpose()
 }
 
-fn collect_page<'a, K, V, T>(
-    rows: impl Iterator<Item = (&'a K, &'a V)>,
+/// At most `limit` of the rows that `row` maps to `Some`, with a cursor at the last one when
+/// another follows.
+fn collect_page<K: CursorKey, V, T>(
+    rows: impl Iterator<Item = (K, V)>,
     limit: usize,
-    map_row: impl Fn(&K, &V) -> T,
-) -> StoreResult<Page<T>>
-where
-    K: CursorKey + 'a,
-    V: 'a,
-{
+    mut row: impl FnMut(&K, V) -> Option<T>,
+) -> Page<T> {
     let mut items = Vec::with_capacity(limit.min(64));
     let mut last = None;
-    let mut more = false;
     for (k, v) in rows {
+        let Some(item) = row(&k, v) else { continue };
         if items.len() == limit {
-            more = true;
-            break;
+            let next = last.map(|k: K| Cursor::new(k.encode()));
+            return Page { items, next };
         }
-        items.push(map_row(k, v));
+        items.push(item);
         last = Some(k);
     }
-    let next = if more {
-        last.map(|k| Cursor::new(k.encode()))
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+    Page { items, next: None }
 }

@@ -1,17 +1,18 @@
 //! The in-memory store's orders tables.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
 use async_trait::async_trait;
 use selfcare_core::ids::{DocumentId, OrderId, OrgId};
 use selfcare_core::orders::{Order, OrderNumber};
 
-use super::{CursorKey, MemoryStore, MemoryTx, OrgTable, page_descending, rows_of};
+use super::{
+    MemoryStore, MemoryTx, OrgTable, next_version, page_descending, page_within, rows_of, vacant,
+};
 use crate::error::{StoreError, StoreResult};
 use crate::orders::{OrderDocument, OrderRecord, OrdersLookup, OrdersTx};
-use crate::page::{Cursor, Page, PageRequest};
-use crate::version::{Version, Versioned};
+use crate::page::{Page, PageRequest};
+use crate::version::Version;
 
 /// The orders tables.
 #[derive(Debug, Default)]
@@ -37,60 +38,6 @@ impl State {
     }
 }
 
-/// Keyset pagination over an index `(parent, child)` of one organisation, restricted to
-/// `parent`, by child ascending; the cursor is the last child's key. `min` is the smallest
-/// child key; `row` reads the row of a child, `None` skipping it (filtered out). A range scan:
-/// the cost follows the page, not the parent's size.
-///
-/// # Errors
-/// `InvalidInput` for a bad limit or a cursor this store did not make.
-pub(crate) fn page_within<P, C, T>(
-    index: Option<&BTreeMap<(P, C), ()>>,
-    parent: P,
-    min: C,
-    page: &PageRequest,
-    mut row: impl FnMut(C) -> Option<T>,
-) -> StoreResult<Page<T>>
-where
-    P: Ord + Copy,
-    C: Ord + Copy + CursorKey,
-{
-    let limit = page.checked_limit()?;
-    let after = page
-        .after
-        .as_ref()
-        .map(|c| C::decode(c.as_str()).ok_or(StoreError::InvalidInput { what: "cursor" }))
-        .transpose()?;
-    let Some(index) = index else {
-        return Ok(Page::empty());
-    };
-    let rows = match after {
-        Some(a) => index.range((Bound::Excluded((parent, a)), Bound::Unbounded)),
-        None => index.range((Bound::Included((parent, min)), Bound::Unbounded)),
-    };
-    let mut items = Vec::with_capacity(limit.min(64));
-    let mut last = None;
-    let mut more = false;
-    for ((p, child), ()) in rows {
-        if *p != parent {
-            break;
-        }
-        let Some(item) = row(*child) else { continue };
-        if items.len() == limit {
-            more = true;
-            break;
-        }
-        items.push(item);
-        last = Some(*child);
-    }
-    let next = if more {
-        last.map(|c| Cursor::new(c.encode()))
-    } else {
-        None
-    };
-    Ok(Page { items, next })
-}
-
 impl MemoryTx {
     fn order_row(&self, id: OrderId) -> Option<&OrderRecord> {
         self.inner.orders.orders.get(&self.org)?.get(&id)
@@ -106,21 +53,12 @@ impl OrdersTx for MemoryTx {
         if self.order_row(order.id).is_some() {
             return Err(StoreError::duplicate("order"));
         }
-        if self.inner.orders.numbers.contains_key(&order.number) {
-            return Err(StoreError::duplicate("order_number"));
-        }
         let (org, id, number) = (self.org, order.id, order.number);
-        self.inner.put(|s| &mut s.orders.numbers, number, (org, id));
-        self.inner.put_in(
-            |s| &mut s.orders.orders,
-            org,
-            id,
-            Versioned {
-                value: order,
-                version: Version::FIRST,
-            },
-        );
-        Ok(Version::FIRST)
+        self.inner
+            .claim(|s| &mut s.orders.numbers, number, (org, id), "order_number")?;
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.orders.orders, org, id, order, Version::FIRST))
     }
 
     async fn order(&mut self, id: OrderId) -> StoreResult<Option<OrderRecord>> {
@@ -132,34 +70,23 @@ impl OrdersTx for MemoryTx {
             return Err(StoreError::InvalidInput { what: "order org" });
         }
         let stored = self.order_row(order.id).ok_or(StoreError::NotFound)?;
-        if stored.version != expected {
-            return Err(StoreError::stale());
-        }
+        let version = next_version(Some(stored), expected)?;
         if stored.value.number != order.number {
             return Err(StoreError::InvalidInput {
                 what: "order number",
             });
         }
-        let version = expected.next();
         let (org, id) = (self.org, order.id);
-        self.inner.put_in(
-            |s| &mut s.orders.orders,
-            org,
-            id,
-            Versioned {
-                value: order,
-                version,
-            },
-        );
-        Ok(version)
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.orders.orders, org, id, order, version))
     }
 
     async fn list_orders(&mut self, page: &PageRequest) -> StoreResult<Page<OrderRecord>> {
         page_descending(
             rows_of(&self.inner.orders.orders, self.org),
             page,
-            |_, _| true,
-            |_, row| row.clone(),
+            |_, row| Some(row.clone()),
         )
     }
 
@@ -168,15 +95,7 @@ impl OrdersTx for MemoryTx {
         if self.order_row(order).is_none() {
             return Err(StoreError::NotFound);
         }
-        let exists = self
-            .inner
-            .orders
-            .documents
-            .get(&org)
-            .is_some_and(|rows| rows.contains_key(&id));
-        if exists {
-            return Err(StoreError::duplicate("document"));
-        }
+        vacant(rows_of(&self.inner.orders.documents, org), &id, "document")?;
         self.inner
             .put_in(|s| &mut s.orders.documents_by_order, org, (order, id), ());
         self.inner
@@ -205,7 +124,7 @@ impl OrdersTx for MemoryTx {
             order,
             DocumentId::from_uuid(uuid::Uuid::nil()),
             page,
-            |id| documents.and_then(|rows| rows.get(&id)).cloned(),
+            |id, ()| documents.and_then(|rows| rows.get(id)).cloned(),
         )
     }
 
@@ -220,15 +139,11 @@ impl OrdersTx for MemoryTx {
         if !known {
             return Err(StoreError::NotFound);
         }
-        let stored = self
-            .inner
-            .orders
-            .bytes
-            .get(&org)
-            .is_some_and(|rows| rows.contains_key(&id));
-        if stored {
-            return Err(StoreError::duplicate("document_bytes"));
-        }
+        vacant(
+            rows_of(&self.inner.orders.bytes, org),
+            &id,
+            "document_bytes",
+        )?;
         self.inner.put_in(|s| &mut s.orders.bytes, org, id, bytes);
         Ok(())
     }

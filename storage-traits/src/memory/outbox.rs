@@ -6,10 +6,12 @@ use async_trait::async_trait;
 use selfcare_core::ids::{MessageId, OrgId};
 use time::OffsetDateTime;
 
-use super::{CursorKey, Inner, MemoryProviderTx, MemoryTx, OrgTable, page_ascending, rows_of};
+use super::{
+    Inner, MemoryProviderTx, MemoryTx, OrgTable, checked_count, page_ascending, rows_of, vacant,
+};
 use crate::error::{StoreError, StoreResult};
 use crate::outbox::{OutboxMessage, OutboxProvider, OutboxTx};
-use crate::page::{MAX_PAGE, Page, PageRequest};
+use crate::page::{Page, PageRequest};
 
 /// The outbox tables.
 #[derive(Debug, Default)]
@@ -19,23 +21,9 @@ pub(crate) struct State {
     /// The messages not delivered and not dead, in creation order: what leasing scans, so
     /// delivered messages and dead letters cost nothing there.
     pending: BTreeMap<(OffsetDateTime, MessageId, OrgId), ()>,
-    /// The dead letters (not delivered since), by message id.
-    dead: BTreeMap<DeadKey, ()>,
-}
-
-/// A dead letter's key: message id first, so the list runs oldest first; the organisation
-/// keeps two organisations' messages with the same id apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct DeadKey(MessageId, OrgId);
-
-impl CursorKey for DeadKey {
-    fn encode(&self) -> String {
-        format!("{}.{}", self.0.encode(), self.1.encode())
-    }
-    fn decode(raw: &str) -> Option<Self> {
-        let (id, org) = raw.split_once('.')?;
-        Some(DeadKey(MessageId::decode(id)?, OrgId::decode(org)?))
-    }
+    /// The dead letters (not delivered since), by message id first, so the list runs oldest
+    /// first; the organisation keeps two organisations' messages with the same id apart.
+    dead: BTreeMap<(MessageId, OrgId), ()>,
 }
 
 fn is_pending(m: &OutboxMessage) -> bool {
@@ -54,7 +42,7 @@ fn write(inner: &mut Inner, org: OrgId, message: OutboxMessage) {
             inner.remove(|s| &mut s.outbox.pending, &(old.created_at, old.id, org));
         }
         if is_dead_letter(old) {
-            inner.remove(|s| &mut s.outbox.dead, &DeadKey(old.id, org));
+            inner.remove(|s| &mut s.outbox.dead, &(old.id, org));
         }
     }
     if is_pending(&message) {
@@ -65,7 +53,7 @@ fn write(inner: &mut Inner, org: OrgId, message: OutboxMessage) {
         );
     }
     if is_dead_letter(&message) {
-        inner.put(|s| &mut s.outbox.dead, DeadKey(message.id, org), ());
+        inner.put(|s| &mut s.outbox.dead, (message.id, org), ());
     }
 }
 
@@ -81,9 +69,11 @@ impl MemoryTx {
 #[async_trait]
 impl OutboxTx for MemoryTx {
     async fn enqueue_outbox_message(&mut self, message: OutboxMessage) -> StoreResult<()> {
-        if self.message(message.id).is_ok() {
-            return Err(StoreError::duplicate("outbox_message"));
-        }
+        vacant(
+            rows_of(&self.inner.outbox.messages, self.org),
+            &message.id,
+            "outbox_message",
+        )?;
         write(&mut self.inner, self.org, message);
         Ok(())
     }
@@ -142,11 +132,7 @@ impl OutboxProvider for MemoryProviderTx {
         lease_for: time::Duration,
         max: u32,
     ) -> StoreResult<Vec<(OrgId, MessageId)>> {
-        if max == 0 || max > MAX_PAGE {
-            return Err(StoreError::InvalidInput {
-                what: "lease batch size",
-            });
-        }
+        let max = checked_count(max, "lease batch size")?;
         if !lease_for.is_positive() {
             return Err(StoreError::InvalidInput {
                 what: "lease duration",
@@ -154,9 +140,6 @@ impl OutboxProvider for MemoryProviderTx {
         }
         let until = now.checked_add(lease_for).ok_or(StoreError::InvalidInput {
             what: "lease duration",
-        })?;
-        let max = usize::try_from(max).map_err(|_| StoreError::InvalidInput {
-            what: "lease batch size",
         })?;
         let state = &self.inner.outbox;
         let due: Vec<(OrgId, OutboxMessage)> = state
@@ -181,11 +164,8 @@ impl OutboxProvider for MemoryProviderTx {
         &mut self,
         page: PageRequest,
     ) -> StoreResult<Page<(OrgId, MessageId)>> {
-        page_ascending(
-            Some(&self.inner.outbox.dead),
-            &page,
-            |_, _| true,
-            |k, _| (k.1, k.0),
-        )
+        page_ascending(Some(&self.inner.outbox.dead), &page, |&(id, org), ()| {
+            Some((org, id))
+        })
     }
 }

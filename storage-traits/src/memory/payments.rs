@@ -1,7 +1,6 @@
 //! The in-memory store's payments tables.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
 use async_trait::async_trait;
 use selfcare_core::ids::{OrgId, PaymentIntentId};
@@ -9,9 +8,9 @@ use selfcare_core::orders::{IdempotencyKey, PaymentIntentState};
 use selfcare_core::payment::PaymentSettings;
 use time::OffsetDateTime;
 
-use super::{CursorKey, MemoryProviderTx, MemoryTx, OrgTable};
+use super::{MemoryProviderTx, MemoryTx, OrgTable, next_version, page_across, rows_of, vacant};
 use crate::error::{StoreError, StoreResult};
-use crate::page::{Cursor, Page, PageRequest};
+use crate::page::{Page, PageRequest};
 use crate::payments::{
     DueIntent, IdempotencyRecord, PaymentIntentRecord, PaymentsProvider, PaymentsTx,
 };
@@ -47,18 +46,12 @@ impl PaymentsTx for MemoryTx {
     }
 
     async fn insert_payment_settings(&mut self, settings: PaymentSettings) -> StoreResult<Version> {
-        if self.inner.payments.settings.contains_key(&self.org) {
-            return Err(StoreError::duplicate("payment_settings"));
-        }
-        self.inner.put(
+        self.inner.insert_aggregate(
             |s| &mut s.payments.settings,
             self.org,
-            Versioned {
-                value: settings,
-                version: Version::FIRST,
-            },
-        );
-        Ok(Version::FIRST)
+            settings,
+            "payment_settings",
+        )
     }
 
     async fn update_payment_settings(
@@ -66,54 +59,29 @@ impl PaymentsTx for MemoryTx {
         settings: PaymentSettings,
         expected: Version,
     ) -> StoreResult<Version> {
-        let stored = self
-            .inner
-            .payments
-            .settings
-            .get(&self.org)
-            .ok_or(StoreError::NotFound)?;
-        if stored.version != expected {
-            return Err(StoreError::stale());
-        }
-        let version = expected.next();
-        self.inner.put(
-            |s| &mut s.payments.settings,
-            self.org,
-            Versioned {
-                value: settings,
-                version,
-            },
-        );
-        Ok(version)
+        self.inner
+            .update_aggregate(|s| &mut s.payments.settings, self.org, settings, expected)
     }
 
     async fn insert_payment_intent(&mut self, intent: PaymentIntentRecord) -> StoreResult<Version> {
         let key = intent.key.as_str().to_owned();
-        let taken = self
-            .inner
-            .payments
-            .intent_keys
-            .get(&self.org)
-            .is_some_and(|rows| rows.contains_key(&key));
-        if taken {
-            return Err(StoreError::duplicate("payment_intent_key"));
-        }
-        if self.intent(intent.id).is_some() {
-            return Err(StoreError::duplicate("payment_intent_id"));
-        }
-        let id = intent.id;
+        let (org, id) = (self.org, intent.id);
+        let payments = &self.inner.payments;
+        vacant(
+            rows_of(&payments.intent_keys, org),
+            &key,
+            "payment_intent_key",
+        )?;
+        vacant(rows_of(&payments.intents, org), &id, "payment_intent_id")?;
         self.inner
-            .put_in(|s| &mut s.payments.intent_keys, self.org, key, id);
-        self.inner.put_in(
+            .put_in(|s| &mut s.payments.intent_keys, org, key, id);
+        Ok(self.inner.put_versioned_in(
             |s| &mut s.payments.intents,
-            self.org,
+            org,
             id,
-            Versioned {
-                value: intent,
-                version: Version::FIRST,
-            },
-        );
-        Ok(Version::FIRST)
+            intent,
+            Version::FIRST,
+        ))
     }
 
     async fn payment_intent(
@@ -148,34 +116,20 @@ impl PaymentsTx for MemoryTx {
                 what: "payment intent key",
             });
         }
-        if stored.version != expected {
-            return Err(StoreError::stale());
-        }
-        let version = expected.next();
-        let id = intent.id;
-        self.inner.put_in(
-            |s| &mut s.payments.intents,
-            self.org,
-            id,
-            Versioned {
-                value: intent,
-                version,
-            },
-        );
-        Ok(version)
+        let version = next_version(Some(stored), expected)?;
+        let (org, id) = (self.org, intent.id);
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.payments.intents, org, id, intent, version))
     }
 
     async fn insert_idempotency_record(&mut self, record: IdempotencyRecord) -> StoreResult<()> {
         let key = record.key.as_str().to_owned();
-        let taken = self
-            .inner
-            .payments
-            .idempotency
-            .get(&self.org)
-            .is_some_and(|rows| rows.contains_key(&key));
-        if taken {
-            return Err(StoreError::duplicate("idempotency_key"));
-        }
+        vacant(
+            rows_of(&self.inner.payments.idempotency, self.org),
+            &key,
+            "idempotency_key",
+        )?;
         self.inner
             .put_in(|s| &mut s.payments.idempotency, self.org, key, record);
         Ok(())
@@ -195,22 +149,6 @@ impl PaymentsTx for MemoryTx {
     }
 }
 
-/// The sort key of [`PaymentsProvider::due_payment_intents`]: organisation, then intent id.
-type DueKey = (OrgId, PaymentIntentId);
-
-fn encode_due(key: DueKey) -> Cursor {
-    Cursor::new(format!("{}.{}", key.0.encode(), key.1.encode()))
-}
-
-fn decode_due(cursor: &Cursor) -> StoreResult<DueKey> {
-    let invalid = StoreError::InvalidInput { what: "cursor" };
-    let (org, id) = cursor.as_str().split_once('.').ok_or(invalid.clone())?;
-    match (OrgId::decode(org), PaymentIntentId::decode(id)) {
-        (Some(org), Some(id)) => Ok((org, id)),
-        _ => Err(invalid),
-    }
-}
-
 #[async_trait]
 impl PaymentsProvider for MemoryProviderTx {
     async fn due_payment_intents(
@@ -219,41 +157,16 @@ impl PaymentsProvider for MemoryProviderTx {
         leased_before: OffsetDateTime,
         page: &PageRequest,
     ) -> StoreResult<Page<DueIntent>> {
-        let limit = page.checked_limit()?;
-        let after = page.after.as_ref().map(decode_due).transpose()?;
-        let intents = &self.inner.payments.intents;
-        let orgs = match after {
-            Some((org, _)) => intents.range(org..),
-            None => intents.range(..),
-        };
-        let rows = orgs.flat_map(|(&org, rows)| {
-            let ids = match after {
-                Some((after_org, after_id)) if after_org == org => {
-                    rows.range((Bound::Excluded(after_id), Bound::Unbounded))
-                }
-                _ => rows.range(..),
-            };
-            ids.map(move |(&id, row)| (org, id, row))
-        });
-        let mut items: Vec<DueIntent> = Vec::new();
-        let mut next = None;
-        for (org, id, row) in rows {
+        // By organisation, then intent id.
+        page_across(&self.inner.payments.intents, page, |&(org, id), row| {
             let intent = &row.value;
-            if intent.state != state || intent.leased_at >= leased_before {
-                continue;
-            }
-            if items.len() == limit {
-                next = items.last().map(|last| encode_due((last.org, last.id)));
-                break;
-            }
-            items.push(DueIntent {
+            (intent.state == state && intent.leased_at < leased_before).then_some(DueIntent {
                 org,
                 id,
                 state: intent.state,
                 leased_at: intent.leased_at,
-            });
-        }
-        Ok(Page { items, next })
+            })
+        })
     }
 
     async fn purge_idempotency_records(

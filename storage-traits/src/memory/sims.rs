@@ -1,7 +1,6 @@
 //! The in-memory store's SIM, plan and provisioning tables.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
 
 use async_trait::async_trait;
 use selfcare_core::ids::{OrderId, OrgId, PlanId, ProvisioningId, SimId};
@@ -10,17 +9,17 @@ use selfcare_core::plans::Plan;
 use selfcare_core::sims::Sim;
 use time::OffsetDateTime;
 
-use super::orders::page_within;
 use super::{
-    MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, page_ascending, page_descending, rows_of,
+    MemoryProviderTx, MemoryStore, MemoryTx, OrgTable, checked_count, next_version, page_ascending,
+    page_descending, page_within, rows_of, within,
 };
 use crate::error::{StoreError, StoreResult};
-use crate::page::{MAX_PAGE, Page, PageRequest};
+use crate::page::{Page, PageRequest};
 use crate::sims::{
     PlanRecord, ProvisioningRecord, ProvisioningRequest, ProvisioningState, SimFilter, SimRecord,
     SimsLookup, SimsProvider, SimsTx,
 };
-use crate::version::{Version, Versioned};
+use crate::version::Version;
 
 /// The SIM, plan and provisioning tables.
 #[derive(Debug, Default)]
@@ -37,14 +36,6 @@ pub(crate) struct State {
     provisioning: OrgTable<ProvisioningId, ProvisioningRecord>,
     /// Global index over pending requests: `(requested_at, org, id)`.
     pending: BTreeMap<(OffsetDateTime, OrgId, ProvisioningId), ()>,
-}
-
-/// `1..=MAX_PAGE` as a `usize`, else `InvalidInput { what }`.
-fn checked_count(n: u32, what: &'static str) -> StoreResult<usize> {
-    if n == 0 || n > MAX_PAGE {
-        return Err(StoreError::InvalidInput { what });
-    }
-    usize::try_from(n).map_err(|_| StoreError::InvalidInput { what })
 }
 
 impl MemoryTx {
@@ -88,15 +79,8 @@ impl SimsTx for MemoryTx {
                 .put(|s| &mut s.sims.iccids, sim.iccid.clone(), (org, id));
             self.inner
                 .put_in(|s| &mut s.sims.sims_by_order, org, (order, id), ());
-            self.inner.put_in(
-                |s| &mut s.sims.sims,
-                org,
-                id,
-                Versioned {
-                    value: sim,
-                    version: Version::FIRST,
-                },
-            );
+            self.inner
+                .put_versioned_in(|s| &mut s.sims.sims, org, id, sim, Version::FIRST);
         }
         Ok(())
     }
@@ -107,27 +91,17 @@ impl SimsTx for MemoryTx {
 
     async fn update_sim(&mut self, sim: Sim, expected: Version) -> StoreResult<Version> {
         let stored = self.sim_row(sim.id).ok_or(StoreError::NotFound)?;
-        if stored.version != expected {
-            return Err(StoreError::stale());
-        }
+        let version = next_version(Some(stored), expected)?;
         if stored.value.iccid != sim.iccid {
             return Err(StoreError::InvalidInput { what: "iccid" });
         }
         if stored.value.order != sim.order {
             return Err(StoreError::InvalidInput { what: "sim order" });
         }
-        let version = expected.next();
         let (org, id) = (self.org, sim.id);
-        self.inner.put_in(
-            |s| &mut s.sims.sims,
-            org,
-            id,
-            Versioned {
-                value: sim,
-                version,
-            },
-        );
-        Ok(version)
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.sims.sims, org, id, sim, version))
     }
 
     async fn list_sims(
@@ -143,13 +117,13 @@ impl SimsTx for MemoryTx {
                 order,
                 SimId::from_uuid(uuid::Uuid::nil()),
                 page,
-                |id| {
-                    rows.and_then(|r| r.get(&id))
+                |id, ()| {
+                    rows.and_then(|r| r.get(id))
                         .filter(|s| status_ok(s))
                         .cloned()
                 },
             ),
-            None => page_ascending(rows, page, |_, s| status_ok(s), |_, s| s.clone()),
+            None => page_ascending(rows, page, |_, s| status_ok(s).then(|| s.clone())),
         }
     }
 
@@ -166,16 +140,9 @@ impl SimsTx for MemoryTx {
         ) else {
             return Ok(Vec::new());
         };
-        let range = match after {
-            Some(a) => index.range((Bound::Excluded((order, a)), Bound::Unbounded)),
-            None => index.range((
-                Bound::Included((order, SimId::from_uuid(uuid::Uuid::nil()))),
-                Bound::Unbounded,
-            )),
-        };
-        Ok(range
-            .take_while(|((o, _), ())| *o == order)
-            .filter_map(|((_, id), ())| rows.get(id).cloned())
+        let min = SimId::from_uuid(uuid::Uuid::nil());
+        Ok(within(index, order, after, min)
+            .filter_map(|(id, ())| rows.get(&id).cloned())
             .take(batch)
             .collect())
     }
@@ -188,16 +155,9 @@ impl SimsTx for MemoryTx {
             return Err(StoreError::NotFound);
         }
         let (org, id) = (self.org, plan.id());
-        self.inner.put_in(
-            |s| &mut s.sims.plans,
-            org,
-            id,
-            Versioned {
-                value: plan,
-                version: Version::FIRST,
-            },
-        );
-        Ok(Version::FIRST)
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.sims.plans, org, id, plan, Version::FIRST))
     }
 
     async fn plan(&mut self, id: PlanId) -> StoreResult<Option<PlanRecord>> {
@@ -206,33 +166,20 @@ impl SimsTx for MemoryTx {
 
     async fn update_plan(&mut self, plan: Plan, expected: Version) -> StoreResult<Version> {
         let stored = self.plan_row(plan.id()).ok_or(StoreError::NotFound)?;
-        if stored.version != expected {
-            return Err(StoreError::stale());
-        }
+        let version = next_version(Some(stored), expected)?;
         if stored.value.order() != plan.order() {
             return Err(StoreError::InvalidInput { what: "plan order" });
         }
-        let version = expected.next();
         let (org, id) = (self.org, plan.id());
-        self.inner.put_in(
-            |s| &mut s.sims.plans,
-            org,
-            id,
-            Versioned {
-                value: plan,
-                version,
-            },
-        );
-        Ok(version)
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.sims.plans, org, id, plan, version))
     }
 
     async fn list_plans(&mut self, page: &PageRequest) -> StoreResult<Page<PlanRecord>> {
-        page_descending(
-            rows_of(&self.inner.sims.plans, self.org),
-            page,
-            |_, _| true,
-            |_, p| p.clone(),
-        )
+        page_descending(rows_of(&self.inner.sims.plans, self.org), page, |_, p| {
+            Some(p.clone())
+        })
     }
 
     async fn insert_provisioning(&mut self, request: ProvisioningRequest) -> StoreResult<Version> {
@@ -247,16 +194,13 @@ impl SimsTx for MemoryTx {
             self.inner
                 .put(|s| &mut s.sims.pending, (request.requested_at, org, id), ());
         }
-        self.inner.put_in(
+        Ok(self.inner.put_versioned_in(
             |s| &mut s.sims.provisioning,
             org,
             id,
-            Versioned {
-                value: request,
-                version: Version::FIRST,
-            },
-        );
-        Ok(Version::FIRST)
+            request,
+            Version::FIRST,
+        ))
     }
 
     async fn provisioning(
@@ -274,9 +218,7 @@ impl SimsTx for MemoryTx {
         let stored = self
             .provisioning_row(request.id)
             .ok_or(StoreError::NotFound)?;
-        if stored.version != expected {
-            return Err(StoreError::stale());
-        }
+        let version = next_version(Some(stored), expected)?;
         if stored.value.plan != request.plan {
             return Err(StoreError::InvalidInput {
                 what: "provisioning plan",
@@ -293,17 +235,9 @@ impl SimsTx for MemoryTx {
         } else {
             self.inner.remove(|s| &mut s.sims.pending, &(at, org, id));
         }
-        let version = expected.next();
-        self.inner.put_in(
-            |s| &mut s.sims.provisioning,
-            org,
-            id,
-            Versioned {
-                value: request,
-                version,
-            },
-        );
-        Ok(version)
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.sims.provisioning, org, id, request, version))
     }
 }
 

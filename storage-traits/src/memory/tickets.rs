@@ -1,7 +1,6 @@
 //! The in-memory store's ticket tables: tickets, their messages, and the provider's index.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
 use async_trait::async_trait;
 use selfcare_core::ids::{OrgId, TicketId, TicketMessageId};
@@ -9,9 +8,12 @@ use selfcare_core::roles::Department;
 use selfcare_core::tickets::TicketStatus;
 use time::OffsetDateTime;
 
-use super::{CursorKey, MemoryProviderTx, MemoryTx, OrgTable, page_descending, rows_of};
+use super::{
+    MemoryProviderTx, MemoryTx, OrgTable, next_version, page_ascending, page_descending,
+    page_within, rows_of, vacant,
+};
 use crate::error::{StoreError, StoreResult};
-use crate::page::{Cursor, Page, PageRequest};
+use crate::page::{Page, PageRequest};
 use crate::tickets::{
     DueTicket, StaffQueueEntry, TicketMessageRecord, TicketRecord, TicketsProvider, TicketsTx,
 };
@@ -48,64 +50,6 @@ pub(crate) struct State {
     queue: BTreeMap<(TicketId, OrgId), QueueRow>,
 }
 
-/// Collects at most `limit` rows that `row` maps to `Some`, with a cursor at the last one when
-/// more follow.
-fn collect<'a, K: 'a, V: 'a, T>(
-    rows: impl Iterator<Item = (&'a K, &'a V)>,
-    limit: usize,
-    row: impl Fn(&K, &V) -> Option<T>,
-    cursor: impl Fn(&K) -> String,
-) -> Page<T> {
-    let mut items = Vec::new();
-    let mut last = None;
-    let mut more = false;
-    for (k, v) in rows {
-        let Some(item) = row(k, v) else { continue };
-        if items.len() == limit {
-            more = true;
-            break;
-        }
-        items.push(item);
-        last = Some(k);
-    }
-    let next = if more {
-        last.map(|k| Cursor::new(cursor(k)))
-    } else {
-        None
-    };
-    Page { items, next }
-}
-
-fn queue_cursor(key: &(TicketId, OrgId)) -> String {
-    format!("{}.{}", key.0.encode(), key.1.encode())
-}
-
-fn decode_queue_cursor(cursor: Option<&Cursor>) -> StoreResult<Option<(TicketId, OrgId)>> {
-    let Some(cursor) = cursor else {
-        return Ok(None);
-    };
-    cursor
-        .as_str()
-        .split_once('.')
-        .and_then(|(t, o)| Some((TicketId::decode(t)?, OrgId::decode(o)?)))
-        .map(Some)
-        .ok_or(StoreError::InvalidInput { what: "cursor" })
-}
-
-/// A page of the provider index, ticket id ascending, keeping the rows `row` maps to `Some`.
-fn queue_page<T>(
-    queue: &BTreeMap<(TicketId, OrgId), QueueRow>,
-    page: &PageRequest,
-    row: impl Fn(&(TicketId, OrgId), &QueueRow) -> Option<T>,
-) -> StoreResult<Page<T>> {
-    let limit = page.checked_limit()?;
-    let rows = match decode_queue_cursor(page.after.as_ref())? {
-        Some(after) => queue.range((Bound::Excluded(after), Bound::Unbounded)),
-        None => queue.range(..),
-    };
-    Ok(collect(rows, limit, row, queue_cursor))
-}
-
 impl MemoryTx {
     fn ticket(&self, id: TicketId) -> Option<&Versioned<TicketRecord>> {
         self.inner
@@ -122,12 +66,8 @@ impl MemoryTx {
             (id, self.org),
             QueueRow::of(&ticket),
         );
-        let row = Versioned {
-            value: ticket,
-            version,
-        };
         self.inner
-            .put_in(|s| &mut s.tickets.tickets, self.org, id, row);
+            .put_versioned_in(|s| &mut s.tickets.tickets, self.org, id, ticket, version);
     }
 }
 
@@ -150,11 +90,7 @@ impl TicketsTx for MemoryTx {
         ticket: TicketRecord,
         expected: Version,
     ) -> StoreResult<Version> {
-        let stored = self.ticket(ticket.id).ok_or(StoreError::NotFound)?;
-        if stored.version != expected {
-            return Err(StoreError::stale());
-        }
-        let version = expected.next();
+        let version = next_version(self.ticket(ticket.id), expected)?;
         self.store_ticket(ticket, version);
         Ok(version)
     }
@@ -167,8 +103,11 @@ impl TicketsTx for MemoryTx {
         page_descending(
             rows_of(&self.inner.tickets.tickets, self.org),
             page,
-            |_, row| status.is_none_or(|s| row.value.status == s),
-            |_, row| row.clone(),
+            |_, row| {
+                status
+                    .is_none_or(|s| row.value.status == s)
+                    .then(|| row.clone())
+            },
         )
     }
 
@@ -177,15 +116,11 @@ impl TicketsTx for MemoryTx {
             return Err(StoreError::NotFound);
         }
         let key = (message.ticket, message.id);
-        let exists = self
-            .inner
-            .tickets
-            .messages
-            .get(&self.org)
-            .is_some_and(|rows| rows.contains_key(&key));
-        if exists {
-            return Err(StoreError::duplicate("ticket_message"));
-        }
+        vacant(
+            rows_of(&self.inner.tickets.messages, self.org),
+            &key,
+            "ticket_message",
+        )?;
         self.inner
             .put_in(|s| &mut s.tickets.messages, self.org, key, message);
         Ok(())
@@ -196,34 +131,18 @@ impl TicketsTx for MemoryTx {
         ticket: TicketId,
         page: &PageRequest,
     ) -> StoreResult<Page<TicketMessageRecord>> {
-        let limit = page.checked_limit()?;
-        let after = page
-            .after
-            .as_ref()
-            .map(|c| {
-                TicketMessageId::decode(c.as_str())
-                    .ok_or(StoreError::InvalidInput { what: "cursor" })
-            })
-            .transpose()?;
+        // The page first, so a bad page request is `InvalidInput` even for an unknown ticket.
+        let messages = page_within(
+            rows_of(&self.inner.tickets.messages, self.org),
+            ticket,
+            TicketMessageId::from_uuid(uuid::Uuid::nil()),
+            page,
+            |_, m| Some(m.clone()),
+        )?;
         if self.ticket(ticket).is_none() {
             return Err(StoreError::NotFound);
         }
-        let Some(rows) = rows_of(&self.inner.tickets.messages, self.org) else {
-            return Ok(Page::empty());
-        };
-        let start = match after {
-            Some(id) => Bound::Excluded((ticket, id)),
-            None => Bound::Included((ticket, TicketMessageId::from_uuid(uuid::Uuid::nil()))),
-        };
-        let range = rows
-            .range((start, Bound::Unbounded))
-            .take_while(|((t, _), _)| *t == ticket);
-        Ok(collect(
-            range,
-            limit,
-            |_, m| Some(m.clone()),
-            |(_, id)| id.encode(),
-        ))
+        Ok(messages)
     }
 }
 
@@ -235,17 +154,21 @@ impl TicketsProvider for MemoryProviderTx {
         statuses: &[TicketStatus],
         page: &PageRequest,
     ) -> StoreResult<Page<StaffQueueEntry>> {
-        queue_page(&self.inner.tickets.queue, page, |(ticket, org), row| {
-            (departments.contains(&row.department) && statuses.contains(&row.status)).then_some(
-                StaffQueueEntry {
-                    org: *org,
-                    ticket: *ticket,
-                    department: row.department,
-                    status: row.status,
-                    updated_at: row.updated_at,
-                },
-            )
-        })
+        page_ascending(
+            Some(&self.inner.tickets.queue),
+            page,
+            |&(ticket, org), row| {
+                (departments.contains(&row.department) && statuses.contains(&row.status)).then_some(
+                    StaffQueueEntry {
+                        org,
+                        ticket,
+                        department: row.department,
+                        status: row.status,
+                        updated_at: row.updated_at,
+                    },
+                )
+            },
+        )
     }
 
     async fn resolved_tickets_due(
@@ -253,15 +176,19 @@ impl TicketsProvider for MemoryProviderTx {
         resolved_before: OffsetDateTime,
         page: &PageRequest,
     ) -> StoreResult<Page<DueTicket>> {
-        queue_page(&self.inner.tickets.queue, page, |(ticket, org), row| {
-            let resolved_at = row.resolved_at?;
-            (row.status == TicketStatus::Resolved && resolved_at <= resolved_before).then_some(
-                DueTicket {
-                    org: *org,
-                    ticket: *ticket,
-                    resolved_at,
-                },
-            )
-        })
+        page_ascending(
+            Some(&self.inner.tickets.queue),
+            page,
+            |&(ticket, org), row| {
+                let resolved_at = row.resolved_at?;
+                (row.status == TicketStatus::Resolved && resolved_at <= resolved_before).then_some(
+                    DueTicket {
+                        org,
+                        ticket,
+                        resolved_at,
+                    },
+                )
+            },
+        )
     }
 }

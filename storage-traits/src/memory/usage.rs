@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use selfcare_core::ids::{OrgId, SimId};
 use selfcare_core::quota::UsageRecordId;
 
-use super::{MemoryStore, MemoryTx, OrgTable};
+use super::{MemoryStore, MemoryTx, OrgTable, next_version};
 use crate::error::{StoreError, StoreResult};
 use crate::usage::{QuotaRecord, UsageLookup, UsageTx};
 use crate::version::{Version, Versioned};
@@ -38,13 +38,13 @@ impl UsageTx for MemoryTx {
         if self.get_quota(sim).await?.is_some() {
             return Err(StoreError::duplicate("quota"));
         }
-        let row = Versioned {
-            value: record,
-            version: Version::FIRST,
-        };
-        self.inner
-            .put_in(|s| &mut s.usage.quotas, self.org, sim, row);
-        Ok(Version::FIRST)
+        Ok(self.inner.put_versioned_in(
+            |s| &mut s.usage.quotas,
+            self.org,
+            sim,
+            record,
+            Version::FIRST,
+        ))
     }
 
     async fn update_quota(
@@ -53,27 +53,20 @@ impl UsageTx for MemoryTx {
         expected: Version,
     ) -> StoreResult<Version> {
         let sim = record.sim();
-        let stored = self.get_quota(sim).await?.ok_or(StoreError::NotFound)?;
-        if stored.version != expected {
-            return Err(StoreError::stale());
-        }
-        let version = expected.next();
-        let row = Versioned {
-            value: record,
-            version,
-        };
-        self.inner
-            .put_in(|s| &mut s.usage.quotas, self.org, sim, row);
-        Ok(version)
+        let version = next_version(self.get_quota(sim).await?.as_ref(), expected)?;
+        Ok(self
+            .inner
+            .put_versioned_in(|s| &mut s.usage.quotas, self.org, sim, record, version))
     }
 
     async fn record_seen(&mut self, record_id: &UsageRecordId, sim: SimId) -> StoreResult<()> {
-        if self.inner.usage.seen.contains_key(record_id) {
-            return Err(StoreError::duplicate("usage_record_id"));
-        }
-        self.inner
-            .put(|s| &mut s.usage.seen, record_id.clone(), (self.org, sim));
-        Ok(())
+        let owner = (self.org, sim);
+        self.inner.claim(
+            |s| &mut s.usage.seen,
+            record_id.clone(),
+            owner,
+            "usage_record_id",
+        )
     }
 
     async fn seen_usage_record(&mut self, record_id: &UsageRecordId) -> StoreResult<Option<SimId>> {
