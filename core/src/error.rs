@@ -272,6 +272,22 @@ reason_codes! {
     TicketRoleNotAllowed = "ticket_role_not_allowed",
     /// Only provider staff write internal ticket notes (TKT-2).
     InternalNoteStaffOnly = "internal_note_staff_only",
+
+    // -- outcomes of the sdk's categories (DESIGN §1 errors) --
+    /// Unknown e-mail, wrong password or wrong second factor (AUTH-1: one answer for all).
+    InvalidCredentials = "invalid_credentials",
+    /// The session ended: idle or absolute expiry, logout, or a password change (AUTH-4).
+    SessionExpired = "session_expired",
+    /// A row with the same key or unique value exists already.
+    AlreadyExists = "already_exists",
+    /// The payment gateway declined the charge.
+    PaymentDeclined = "payment_declined",
+    /// The charge needs the customer's action (3-D Secure).
+    PaymentActionRequired = "payment_action_required",
+    /// A store or service is unavailable; retrying is safe.
+    ServiceUnavailable = "service_unavailable",
+    /// A defect in the SDK or a store.
+    InternalError = "internal_error",
 }
 
 impl ReasonCode {
@@ -308,6 +324,19 @@ impl ReasonCode {
             }
             ReasonCode::TooManyAttempts => {
                 "There were too many attempts; wait and try again later."
+            }
+            ReasonCode::InvalidCredentials => "The e-mail address or the password is wrong.",
+            ReasonCode::SessionExpired => "The session has ended; please log in again.",
+            ReasonCode::AlreadyExists => "This exists already.",
+            ReasonCode::PaymentDeclined => "The payment was declined; nothing was ordered.",
+            ReasonCode::PaymentActionRequired => {
+                "The payment needs your confirmation with your bank before it can go through."
+            }
+            ReasonCode::ServiceUnavailable => {
+                "The service is not available at the moment; please try again."
+            }
+            ReasonCode::InternalError => {
+                "Something went wrong on our side; the request may not have been carried out."
             }
 
             // -- identifiers and contact data --

@@ -1,0 +1,36 @@
+//! # selfcare
+//!
+//! The use cases of a mobile-connectivity provider's customer self-service portal over a
+//! pluggable [`Store`](selfcare_storage::Store) and service ports: [`Portal`] (registration,
+//! login) and the [`Session`] a login gives. Every rule is decided in `selfcare-core`; this
+//! crate checks permissions, runs one store transaction per change with its audit entry, keeps
+//! port calls outside transactions, re-runs a use case when the store answers `Retryable`, and
+//! maps every failure onto the categories of [`Error`].
+//!
+//! ```no_run
+//! # async fn demo(portal: selfcare::Portal) -> selfcare::Result<()> {
+//! use selfcare::{LoginOutcome, RequestContext};
+//! use selfcare_core::password::Password;
+//! let ctx = RequestContext::from_source("203.0.113.7");
+//! let LoginOutcome::Session(session) =
+//!     portal.login("ada@example.com", Password::new("correct horse battery staple"), &ctx).await?
+//! else { return Ok(()) };
+//! println!("{}", session.me().await?.name);
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod customers;
+pub mod error;
+pub mod portal;
+pub mod ports;
+pub mod session;
+
+pub use config::PortalConfig;
+pub use customers::{NewOwner, Registered};
+pub use error::{Error, Result, UnauthenticatedKind};
+pub use portal::{Portal, PortalMetrics, RequestContext};
+pub use ports::Ports;
+pub use selfcare_core as core;
+pub use selfcare_storage as storage;
+pub use session::{LoginOutcome, Me, Session};

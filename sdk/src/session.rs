@@ -1,0 +1,371 @@
+//! Logging in and out (AUTH-1, AUTH-3, AUTH-4) and the `Session` a login gives.
+
+use secrecy::{ExposeSecret, SecretString};
+use selfcare_core::audit::{AuditActor, AuditEventName, Outcome, PersonalField};
+use selfcare_core::contact::Email;
+use selfcare_core::ids::{OrgId, UserId};
+use selfcare_core::password::Password;
+use selfcare_core::policy::decide_login;
+use selfcare_core::roles::{Channel, Role};
+use selfcare_core::throttle::ThrottleKey;
+use selfcare_core::tokens::{SessionTimes, Token};
+use selfcare_storage::accounts::UserStatus;
+use selfcare_storage::auth::{SessionRecord, SessionSubject};
+use selfcare_storage::{OrgTransaction, Versioned};
+
+use crate::error::{Error, Result, UnauthenticatedKind};
+use crate::portal::{Attempt, LOGIN_FAILED, Portal, RequestContext, random, target};
+
+/// What a successful password login gives.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoginOutcome {
+    /// Logged in.
+    Session(Session),
+}
+
+/// A logged-in user's session. It holds only who is logged in; the role is re-read in every
+/// transaction, so a demotion takes effect at once (USR-5).
+#[derive(Clone)]
+pub struct Session {
+    portal: Portal,
+    token: SecretString,
+    org: OrgId,
+    user: UserId,
+    channel: Channel,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a credential: never printed.
+        f.debug_struct("Session")
+            .field("org", &self.org)
+            .field("user", &self.user)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a session shows of its user.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Me {
+    /// The user's id.
+    pub id: UserId,
+    /// The organisation.
+    pub org: OrgId,
+    /// The user's name.
+    pub name: String,
+    /// The login e-mail.
+    pub email: Email,
+    /// The user's current role.
+    pub role: Role,
+}
+
+impl Session {
+    /// The session token to hand to the client (shown once; only its hash is stored).
+    pub fn token(&self) -> &str {
+        self.token.expose_secret()
+    }
+
+    /// The organisation of the session.
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+
+    /// The logged-in user.
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
+    /// The user as stored now (name, e-mail, current role).
+    ///
+    /// # Errors
+    /// `Unauthenticated(SessionExpired)` when the session ended meanwhile.
+    pub async fn me(&self) -> Result<Me> {
+        let portal = &self.portal;
+        portal
+            .retry(|| async {
+                let mut tx = portal.store().begin(self.org).await?;
+                let user = self.live_user(tx.as_mut()).await?;
+                Ok(Me {
+                    id: user.value.id,
+                    org: self.org,
+                    name: user.value.name,
+                    email: user.value.email,
+                    role: user.value.role,
+                })
+            })
+            .await
+    }
+
+    /// Ends this session (AUTH-4).
+    ///
+    /// # Errors
+    /// `Unavailable` when the store fails.
+    pub async fn logout(self) -> Result<()> {
+        let portal = &self.portal;
+        let hash = Token::parse(self.token.expose_secret())
+            .map_err(Error::from)?
+            .hash();
+        portal
+            .retry(|| async {
+                let mut tx = portal.store().begin(self.org).await?;
+                tx.delete_session(hash).await?;
+                let event = portal.audit_event(
+                    Some(self.org),
+                    AuditActor::User { id: self.user },
+                    self.channel,
+                    AuditEventName::SessionExpired,
+                    target("user", self.user)?,
+                    Outcome::Success,
+                )?;
+                portal.audit(tx.as_mut(), event).await?;
+                tx.commit().await?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Checks inside `tx` that the session is still alive and its user still active, touching
+    /// its idle timer; returns the user as stored now.
+    pub(crate) async fn live_user(
+        &self,
+        tx: &mut dyn OrgTransaction,
+    ) -> std::result::Result<Versioned<selfcare_storage::accounts::UserRecord>, Attempt> {
+        let portal = &self.portal;
+        let now = portal.now();
+        let hash = Token::parse(self.token.expose_secret())
+            .map_err(Error::from)?
+            .hash();
+        let expired = || Attempt::Fail(Error::unauthenticated(UnauthenticatedKind::SessionExpired));
+        let session = tx.session(hash).await?.ok_or_else(expired)?;
+        if session
+            .value
+            .times
+            .check(now, &portal.config().token_lifetimes)
+            .is_err()
+        {
+            return Err(expired());
+        }
+        tx.touch_session(hash, now).await?;
+        let user = tx.user(self.user).await?.ok_or_else(expired)?;
+        if user.value.status != UserStatus::Active {
+            return Err(expired());
+        }
+        Ok(user)
+    }
+}
+
+impl Portal {
+    /// Logs a user in with e-mail and password (AUTH-1, AUTH-3, AUTH-4).
+    ///
+    /// An unknown e-mail and a wrong password give the same `Unauthenticated(InvalidCredentials)`
+    /// and cost the same work: an unknown e-mail still runs one Argon2 verification. Failures
+    /// are counted per submitted e-mail (existing or not) and per source; while either counter
+    /// asks for a wait, the attempt is refused with `Throttled` before any verification.
+    ///
+    /// # Errors
+    /// `Unauthenticated(InvalidCredentials)`, `Throttled { retry_after }`, `PermissionDenied`
+    /// (`api_user_portal_forbidden`: API users log in with their client id), `Unavailable`.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: Password,
+        ctx: &RequestContext,
+    ) -> Result<LoginOutcome> {
+        let email_key = ThrottleKey::login_email(email).storage_key();
+        let source_key = ThrottleKey::login_source(&ctx.source).storage_key();
+        self.check_throttle(&[&email_key, &source_key]).await?;
+
+        let found = self
+            .store()
+            .user_by_login_key(&Email::login_key(email))
+            .await?;
+        let user = match found {
+            Some((org, id)) => {
+                self.retry(|| async {
+                    let mut tx = self.store().begin(org).await?;
+                    Ok(tx.user(id).await?.map(|u| (org, u.value)))
+                })
+                .await?
+            }
+            None => None,
+        };
+        let hash = user.as_ref().and_then(|(_, u)| u.password_hash.clone());
+        let verified = self.verify(password, hash).await;
+        let Some((org, user)) = user.filter(|(_, u)| verified && u.status == UserStatus::Active)
+        else {
+            self.login_failed(found, email, &email_key, &source_key, ctx)
+                .await?;
+            return Err(Error::unauthenticated(
+                UnauthenticatedKind::InvalidCredentials,
+            ));
+        };
+        decide_login(user.role, Channel::Portal)
+            .into_result()
+            .map_err(Error::from)?;
+        let token = Token::from_random(random()?);
+        let now = self.now();
+        self.retry(|| async {
+            let mut tx = self.store().begin(org).await?;
+            tx.insert_session(SessionRecord {
+                token_hash: token.hash(),
+                subject: SessionSubject::User(user.id),
+                channel: Channel::Portal,
+                times: SessionTimes::new(now),
+                second_factor_passed: false,
+            })
+            .await?;
+            let mut event = self.audit_event(
+                Some(org),
+                AuditActor::User { id: user.id },
+                Channel::Portal,
+                AuditEventName::AuthnLoginSuccess,
+                target("user", user.id)?,
+                Outcome::Success,
+            )?;
+            event.personal = self.personal([(PersonalField::Source, ctx.source.as_str())])?;
+            self.audit(tx.as_mut(), event).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.clear_throttle(&email_key).await?;
+        Ok(LoginOutcome::Session(Session {
+            portal: self.clone(),
+            token: SecretString::from(token.expose().to_owned()),
+            org,
+            user: user.id,
+            channel: Channel::Portal,
+        }))
+    }
+
+    /// Resumes a session from its token (AUTH-4).
+    ///
+    /// # Errors
+    /// `Unauthenticated(SessionExpired)` for an unknown, ended or expired session.
+    pub async fn resume(&self, session_token: &str) -> Result<Session> {
+        let expired = || Error::unauthenticated(UnauthenticatedKind::SessionExpired);
+        let token = Token::parse(session_token).map_err(|_| expired())?;
+        let (org, hash) = self
+            .store()
+            .session_by_hash(token.hash())
+            .await?
+            .ok_or_else(expired)?;
+        let record = self
+            .retry(|| async {
+                let mut tx = self.store().begin(org).await?;
+                Ok(tx.session(hash).await?)
+            })
+            .await?
+            .ok_or_else(expired)?;
+        let SessionSubject::User(user) = record.value.subject else {
+            return Err(expired());
+        };
+        let session = Session {
+            portal: self.clone(),
+            token: SecretString::from(token.expose().to_owned()),
+            org,
+            user,
+            channel: record.value.channel,
+        };
+        // Checks expiry and the user's status, and touches the idle timer.
+        self.retry(|| async {
+            let mut tx = self.store().begin(org).await?;
+            session.live_user(tx.as_mut()).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        Ok(session)
+    }
+
+    async fn check_throttle(&self, keys: &[&str]) -> Result<()> {
+        let now = self.now();
+        let counters = self
+            .retry(|| async {
+                let mut tx = self.store().begin_provider().await?;
+                let mut counters = Vec::new();
+                for key in keys {
+                    counters.push(tx.throttle_counter(key).await?.map(|c| c.value));
+                }
+                Ok(counters)
+            })
+            .await?;
+        self.config()
+            .throttle
+            .check(counters.iter().map(Option::as_ref), now)
+            .map_err(Error::from)
+    }
+
+    async fn login_failed(
+        &self,
+        found: Option<(OrgId, UserId)>,
+        attempted: &str,
+        email_key: &str,
+        source_key: &str,
+        ctx: &RequestContext,
+    ) -> Result<()> {
+        let now = self.now();
+        let policy = self.config().throttle;
+        // The failure is recorded in its own transactions (AUD-1), whatever the login did.
+        self.retry(|| async {
+            let mut tx = self.store().begin_provider().await?;
+            for key in [email_key, source_key] {
+                let current = tx.throttle_counter(key).await?;
+                let next = policy.record_failure(current.as_ref().map(|c| &c.value), now);
+                tx.put_throttle_counter(key, next, current.map(|c| c.version))
+                    .await?;
+            }
+            if found.is_none() {
+                let mut event = self.audit_event(
+                    None,
+                    AuditActor::Anonymous,
+                    Channel::Portal,
+                    AuditEventName::AuthnLoginFail,
+                    target("login", "unknown")?,
+                    Outcome::Failure,
+                )?;
+                event.reason = Some(LOGIN_FAILED);
+                event.personal = self.personal([
+                    (PersonalField::Source, ctx.source.as_str()),
+                    (PersonalField::AttemptedLogin, attempted),
+                ])?;
+                self.audit_provider(tx.as_mut(), event).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        if let Some((org, user)) = found {
+            self.retry(|| async {
+                let mut tx = self.store().begin(org).await?;
+                let mut event = self.audit_event(
+                    Some(org),
+                    AuditActor::Anonymous,
+                    Channel::Portal,
+                    AuditEventName::AuthnLoginFail,
+                    target("user", user)?,
+                    Outcome::Failure,
+                )?;
+                event.reason = Some(LOGIN_FAILED);
+                event.personal = self.personal([(PersonalField::Source, ctx.source.as_str())])?;
+                self.audit(tx.as_mut(), event).await?;
+                tx.commit().await?;
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn clear_throttle(&self, email_key: &str) -> Result<()> {
+        self.retry(|| async {
+            let mut tx = self.store().begin_provider().await?;
+            tx.delete_throttle_counter(email_key).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+}

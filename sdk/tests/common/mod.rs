@@ -1,0 +1,136 @@
+//! A portal over the in-memory store with test ports: a manual clock, and stand-ins for the
+//! services these tests do not reach (they fail loudly if called).
+
+#![allow(dead_code)]
+// Test support: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use selfcare::core::catalogue::Seller;
+use selfcare::core::contact::Country;
+use selfcare::core::customer::{NewCustomer, NewCustomerKind};
+use selfcare::core::password::{Password, PasswordParams};
+use selfcare::core::payment::{CardToken, VerifiedCard};
+use selfcare::storage::ports::{
+    ApnPushRequest, CallForwardingRequest, ChargeOutcome, ChargeRequest, HumanVerifier,
+    ManualClock, Network, NetworkAck, Notifier, OutboundMessage, PaymentGateway, PortError,
+    RefundOutcome, RefundRequest, SwapSimRequest, UsageReadRequest, VoicemailRequest,
+};
+use selfcare::storage::{MemoryStore, Store};
+use selfcare::{NewOwner, Portal, PortalConfig, Ports, RequestContext};
+use time::macros::datetime;
+
+/// Fails every call: these tests never reach a service port.
+pub struct Unreachable;
+
+fn unreachable() -> PortError {
+    PortError::Unavailable {
+        reason: "not part of this test".into(),
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for Unreachable {
+    async fn verify_card(&self, _: &CardToken) -> Result<VerifiedCard, PortError> {
+        Err(unreachable())
+    }
+    async fn charge(&self, _: ChargeRequest) -> Result<ChargeOutcome, PortError> {
+        Err(unreachable())
+    }
+    async fn refund(&self, _: RefundRequest) -> Result<RefundOutcome, PortError> {
+        Err(unreachable())
+    }
+}
+
+#[async_trait]
+impl Notifier for Unreachable {
+    async fn deliver(&self, _: OutboundMessage) -> Result<(), PortError> {
+        Err(unreachable())
+    }
+}
+
+#[async_trait]
+impl HumanVerifier for Unreachable {
+    async fn verify(&self, _: &str, _: &str) -> Result<bool, PortError> {
+        Err(unreachable())
+    }
+}
+
+#[async_trait]
+impl Network for Unreachable {
+    async fn swap_sim(&self, _: SwapSimRequest) -> Result<NetworkAck, PortError> {
+        Err(unreachable())
+    }
+    async fn set_voicemail(&self, _: VoicemailRequest) -> Result<NetworkAck, PortError> {
+        Err(unreachable())
+    }
+    async fn set_call_forwarding(&self, _: CallForwardingRequest) -> Result<NetworkAck, PortError> {
+        Err(unreachable())
+    }
+    async fn push_apn(&self, _: ApnPushRequest) -> Result<NetworkAck, PortError> {
+        Err(unreachable())
+    }
+    async fn read_usage(&self, _: UsageReadRequest) -> Result<NetworkAck, PortError> {
+        Err(unreachable())
+    }
+}
+
+/// A portal over a fresh in-memory store, its clock, and its store.
+pub struct World {
+    pub portal: Portal,
+    pub clock: ManualClock,
+    pub store: Arc<dyn Store>,
+}
+
+pub fn world() -> World {
+    let clock = ManualClock::new(datetime!(2026-11-23 10:00 UTC));
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let ports = Ports::new(
+        Arc::new(Unreachable),
+        Arc::new(Unreachable),
+        Arc::new(Unreachable),
+        Arc::new(Unreachable),
+        Arc::new(clock.clone()),
+    );
+    let seller = Seller::new(
+        "Nordlicht Connect GmbH",
+        Country::parse("DE").unwrap(),
+        "DE811907980",
+    )
+    .unwrap();
+    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
+    config.password_params = PasswordParams::testing();
+    let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
+    World {
+        portal,
+        clock,
+        store,
+    }
+}
+
+pub const PASSWORD: &str = "purple tractors dream of quiet fog";
+
+pub fn ctx() -> RequestContext {
+    RequestContext::from_source("203.0.113.7")
+}
+
+pub fn business(email: &str) -> (NewCustomer, NewOwner) {
+    (
+        NewCustomer {
+            kind: NewCustomerKind::Business {
+                company_name: "Acme IoT GmbH".into(),
+                vat_id: Some("DE123456789".into()),
+            },
+            main_contact: "billing@acme.example".into(),
+            billing_country: "DE".into(),
+            language: Some("de".into()),
+        },
+        NewOwner {
+            name: "Ada Owner".into(),
+            email: email.into(),
+            password: Password::new(PASSWORD),
+        },
+    )
+}
