@@ -19,12 +19,16 @@
 //! # Ok(()) }
 //! ```
 
+pub mod account;
+pub mod addresses;
 pub mod config;
 pub mod customers;
+pub mod dev;
 pub mod error;
 pub mod portal;
 pub mod ports;
 pub mod session;
+pub mod tickets;
 
 pub use config::PortalConfig;
 pub use customers::{NewOwner, Registered};

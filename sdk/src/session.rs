@@ -5,11 +5,11 @@ use selfcare_core::audit::{AuditActor, AuditEventName, Outcome, PersonalField};
 use selfcare_core::contact::Email;
 use selfcare_core::ids::{OrgId, UserId};
 use selfcare_core::password::Password;
-use selfcare_core::policy::decide_login;
+use selfcare_core::policy::{Action, Actor, decide, decide_login, second_factor_gate};
 use selfcare_core::roles::{Channel, Role};
 use selfcare_core::throttle::ThrottleKey;
 use selfcare_core::tokens::{SessionTimes, Token};
-use selfcare_storage::accounts::UserStatus;
+use selfcare_storage::accounts::{UserRecord, UserStatus};
 use selfcare_storage::auth::{SessionRecord, SessionSubject};
 use selfcare_storage::{OrgTransaction, Versioned};
 
@@ -126,12 +126,50 @@ impl Session {
             .await
     }
 
+    /// The actor of this session as stored now, after checking the session (AUTH-4), the
+    /// organisation's second-factor requirement (AUTH-6) and the permission of `action` with
+    /// the role re-read inside `tx` (USR-1, USR-4, USR-5). Every use case of a session starts
+    /// here, inside its own transaction.
+    pub(crate) async fn authorize(
+        &self,
+        tx: &mut dyn OrgTransaction,
+        action: Action,
+    ) -> std::result::Result<(Versioned<UserRecord>, Actor), Attempt> {
+        let user = self.live_user(tx).await?;
+        let actor = Actor {
+            org: self.org,
+            user: user.value.id,
+            role: user.value.role,
+            channel: self.channel,
+        };
+        let requires_second_factor = tx
+            .customer()
+            .await?
+            .is_some_and(|c| c.value.second_factor_required);
+        let has_totp = tx
+            .totp(user.value.id)
+            .await?
+            .is_some_and(|t| t.value.confirmed);
+        second_factor_gate(action, self.channel, requires_second_factor, has_totp)
+            .into_result()
+            .map_err(Error::from)?;
+        decide(&actor, action, self.org)
+            .into_result()
+            .map_err(Error::from)?;
+        Ok((user, actor))
+    }
+
+    /// The portal this session belongs to.
+    pub(crate) fn portal(&self) -> &Portal {
+        &self.portal
+    }
+
     /// Checks inside `tx` that the session is still alive and its user still active, touching
     /// its idle timer; returns the user as stored now.
     pub(crate) async fn live_user(
         &self,
         tx: &mut dyn OrgTransaction,
-    ) -> std::result::Result<Versioned<selfcare_storage::accounts::UserRecord>, Attempt> {
+    ) -> std::result::Result<Versioned<UserRecord>, Attempt> {
         let portal = &self.portal;
         let now = portal.now();
         let hash = Token::parse(self.token.expose_secret())
