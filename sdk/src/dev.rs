@@ -380,8 +380,7 @@ impl DevGateway {
             token: token.clone(),
             brand,
             last4: Last4::parse(last4).map_err(broken)?,
-            expiry: CardExpiry::new(month, u16::try_from(year).unwrap_or(2100))
-                .map_err(broken)?,
+            expiry: CardExpiry::new(month, u16::try_from(year).unwrap_or(2100)).map_err(broken)?,
         })
     }
 
