@@ -70,13 +70,6 @@ pub struct VolumeLimitsView {
     pub steps: VolumeLimitSteps,
 }
 
-/// What one attempt of `update_customer` ended with: a change, or a refusal of a legal field
-/// that was audited and must still reach the caller as an error.
-enum Updated {
-    Changed(CustomerView),
-    Refused(Error),
-}
-
 impl Session {
     /// The customer record of the session's organisation (ACC-1..ACC-5).
     ///
@@ -120,7 +113,9 @@ impl Session {
         expected_version: Option<Version>,
     ) -> Result<CustomerView> {
         let portal = self.portal();
-        let outcome = portal
+        // An attempt ends `Ok(Err(..))` when a legal field was refused: its audit entry
+        // committed, and the refusal must still reach the caller.
+        portal
             .retry(|| async {
                 let mut tx = portal.store().begin(self.org()).await?;
                 let (_, actor) = self.authorize(tx.as_mut(), Action::UpdateCustomer).await?;
@@ -142,16 +137,13 @@ impl Session {
                         event.reason = Some(e.reason());
                         portal.audit(tx.as_mut(), event).await?;
                         tx.commit().await?;
-                        return Ok(Updated::Refused(Error::from(e)));
+                        return Ok(Err(Error::from(e)));
                     }
                     Err(e) => return Err(e.into()),
                 };
                 if changed.changed_fields.is_empty() {
                     tx.commit().await?;
-                    return Ok(Updated::Changed(CustomerView::of(
-                        current.value,
-                        current.version,
-                    )));
+                    return Ok(Ok(CustomerView::of(current.value, current.version)));
                 }
                 let personal =
                     changed_personal(portal, &current.value.customer, &changed.customer)?;
@@ -171,13 +163,9 @@ impl Session {
                     )
                     .await?;
                 tx.commit().await?;
-                Ok(Updated::Changed(CustomerView::of(next, version)))
+                Ok(Ok(CustomerView::of(next, version)))
             })
-            .await?;
-        match outcome {
-            Updated::Changed(view) => Ok(view),
-            Updated::Refused(e) => Err(e),
-        }
+            .await?
     }
 
     /// The main contact and the additional contact e-mails with their categories (ACC-2,

@@ -2,7 +2,7 @@
 //! USR-5, AUTH-5).
 
 // The helpers below are test code: a surprise is a failed test.
-#![allow(clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod common;
 
