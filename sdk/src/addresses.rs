@@ -289,7 +289,10 @@ fn stale() -> Attempt {
 
 /// The names of what changed on one entry between `before` and `after` (either may be absent:
 /// added or deleted).
-fn changed_fields(before: Option<&AddressEntry>, after: Option<&AddressEntry>) -> Vec<&'static str> {
+fn changed_fields(
+    before: Option<&AddressEntry>,
+    after: Option<&AddressEntry>,
+) -> Vec<&'static str> {
     let input = |e: Option<&AddressEntry>| e.map(|e| e.address.to_input()).unwrap_or_default();
     let (old, new) = (input(before), input(after));
     let flags = |e: Option<&AddressEntry>| {
