@@ -3,7 +3,7 @@
 //! permissions, and stale versions.
 
 // The helpers below are test code: a surprise is a failed test.
-#![allow(clippy::panic)]
+#![allow(clippy::panic, clippy::unwrap_used)]
 
 mod common;
 
