@@ -218,8 +218,14 @@ impl Session {
                 if new.reference().is_some() {
                     changed.push("reference");
                 }
-                self.audit_ticket(tx.as_mut(), &actor, AuditEventName::TicketCreated, id, &changed)
-                    .await?;
+                self.audit_ticket(
+                    tx.as_mut(),
+                    &actor,
+                    AuditEventName::TicketCreated,
+                    id,
+                    &changed,
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(TicketSummary::from(record))
             })
@@ -237,31 +243,42 @@ impl Session {
     /// `Unavailable`.
     pub async fn reply_ticket(&self, id: TicketId, body: &str) -> Result<TicketSummary> {
         let portal = self.portal();
-        let message = TicketMessage::new(TicketAuthor::Customer(self.user()), body, false)
-            .map_err(Error::from)?;
         let now = portal.now();
         let message_id = TicketMessageId::new(now, random()?);
         portal
             .retry(|| async {
                 let mut tx = portal.store().begin(self.org()).await?;
                 let (_, actor) = self.authorize(tx.as_mut(), Action::ReplyTicket).await?;
+                let message = TicketMessage::new(TicketAuthor::Customer(actor.user), body, false)?;
                 let current = tx.get_ticket(id).await?.ok_or(Error::NotFound)?;
+                let before = current.value.status;
                 let record = self
-                    .move_ticket(tx.as_mut(), &actor, current, TicketEvent::CustomerReply, now)
+                    .move_ticket(
+                        tx.as_mut(),
+                        &actor,
+                        current,
+                        TicketEvent::CustomerReply,
+                        now,
+                    )
                     .await?;
                 tx.insert_ticket_message(TicketMessageRecord {
                     id: message_id,
                     ticket: id,
-                    message: message.clone(),
+                    message,
                     at: now,
                 })
                 .await?;
+                let changed: &[&str] = if record.status == before {
+                    &["messages"]
+                } else {
+                    &["messages", "status"]
+                };
                 self.audit_ticket(
                     tx.as_mut(),
                     &actor,
                     AuditEventName::TicketReplied,
                     id,
-                    &["messages", "status"],
+                    changed,
                 )
                 .await?;
                 tx.commit().await?;
