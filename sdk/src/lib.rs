@@ -2,7 +2,8 @@
 //!
 //! The use cases of a mobile-connectivity provider's customer self-service portal over a
 //! pluggable [`Store`](selfcare_storage::Store) and service ports: [`Portal`] (registration,
-//! login) and the [`Session`] a login gives. Every rule is decided in `selfcare-core`; this
+//! login) and the [`Session`] a login gives (customer data, address book, support tickets);
+//! [`Ports::development`] gives working stand-ins for the service ports. Every rule is decided in `selfcare-core`; this
 //! crate checks permissions, runs one store transaction per change with its audit entry, keeps
 //! port calls outside transactions, re-runs a use case when the store answers `Retryable`, and
 //! maps every failure onto the categories of [`Error`].

@@ -1,6 +1,5 @@
 //! The ports a [`crate::Portal`] needs besides its store (DESIGN §1). They are required: a host
-//! passes its own (development stand-ins that mark their data `test_mode` are planned as
-//! `Ports::development`).
+//! passes its own, or [`Ports::development`] (stand-ins that mark their data `test_mode`).
 
 use std::sync::Arc;
 
