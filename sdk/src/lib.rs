@@ -22,14 +22,17 @@
 
 pub mod account;
 pub mod addresses;
+pub mod cards;
 pub mod config;
 pub mod customers;
 pub mod dev;
 pub mod error;
 pub mod portal;
 pub mod ports;
+pub mod profile;
 pub mod session;
 pub mod tickets;
+pub mod users;
 
 pub use config::PortalConfig;
 pub use customers::{NewOwner, Registered};

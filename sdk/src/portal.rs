@@ -13,11 +13,14 @@ use selfcare_core::audit::{
     AuditActor, AuditChain, AuditEvent, AuditEventName, AuditTarget, FieldName, Outcome,
     PersonalField, PersonalValues,
 };
-use selfcare_core::ids::{AuditEntryId, OrgId};
+use selfcare_core::contact::{Email, Language};
+use selfcare_core::ids::{AuditEntryId, MessageId, OrgId};
+use selfcare_core::notifications::{NotificationKind, Params, render};
 use selfcare_core::password::{
     NormalizedPassword, Password, PasswordHash, dummy_hash, hash_password, verify_password,
 };
 use selfcare_core::roles::Channel;
+use selfcare_storage::outbox::OutboxMessage;
 use selfcare_storage::{OrgTransaction, ProviderTransaction, Store, StoreError};
 use time::OffsetDateTime;
 
@@ -269,6 +272,36 @@ impl Portal {
         values: impl IntoIterator<Item = (PersonalField, &'a str)>,
     ) -> Result<PersonalValues> {
         PersonalValues::new(random()?, values).map_err(Error::from)
+    }
+}
+
+impl Portal {
+    /// Renders `kind` in `language` (host overrides first, English fallback, ACC-4) and puts it
+    /// in the outbox inside `tx`, so it is sent if and only if the change commits.
+    pub(crate) async fn notify(
+        &self,
+        tx: &mut dyn OrgTransaction,
+        kind: NotificationKind,
+        to: Vec<Email>,
+        language: Language,
+        params: &Params,
+    ) -> std::result::Result<(), Attempt> {
+        if to.is_empty() {
+            return Ok(());
+        }
+        let rendered = render(kind, language, params, &self.config().texts)?;
+        let now = self.now();
+        let message = OutboxMessage::new(
+            MessageId::new(now, random()?),
+            kind,
+            to,
+            rendered.language,
+            rendered.subject,
+            rendered.body,
+            now,
+        );
+        tx.enqueue_outbox_message(message).await?;
+        Ok(())
     }
 }
 
