@@ -118,7 +118,9 @@ impl Session {
         let before = portal
             .retry(|| async {
                 let mut tx = portal.store().begin(self.org()).await?;
-                let (user, actor) = self.authorize(tx.as_mut(), Action::UpdateOwnProfile).await?;
+                let (user, actor) = self
+                    .authorize(tx.as_mut(), Action::UpdateOwnProfile)
+                    .await?;
                 decide_self_change(&actor)
                     .into_result()
                     .map_err(Error::from)?;
@@ -198,7 +200,9 @@ impl Session {
         portal
             .retry(|| async {
                 let mut tx = portal.store().begin(self.org()).await?;
-                let (user, actor) = self.authorize(tx.as_mut(), Action::UpdateOwnProfile).await?;
+                let (user, actor) = self
+                    .authorize(tx.as_mut(), Action::UpdateOwnProfile)
+                    .await?;
                 // The password was verified and the checks made against this version.
                 if user.version != before.user.version {
                     return Err(Error::Conflict {
@@ -233,21 +237,16 @@ impl Session {
                 }
                 if new_hash.is_some() {
                     tx.delete_user_sessions(next.id, Some(own_session)).await?;
-                    let mut event = self.profile_event(&actor, AuditEventName::AuthnPasswordChange)?;
+                    let mut event =
+                        self.profile_event(&actor, AuditEventName::AuthnPasswordChange)?;
                     event.changed_fields = fields(&["password"])?;
                     portal.audit(tx.as_mut(), event).await?;
                 }
                 if let (Some(email), Some(token)) = (&email, &confirmation) {
-                    request_confirmation(
-                        portal,
-                        tx.as_mut(),
-                        &old,
-                        email,
-                        token,
-                        before.language,
-                    )
-                    .await?;
-                    let mut event = self.profile_event(&actor, AuditEventName::EmailChangeRequested)?;
+                    request_confirmation(portal, tx.as_mut(), &old, email, token, before.language)
+                        .await?;
+                    let mut event =
+                        self.profile_event(&actor, AuditEventName::EmailChangeRequested)?;
                     event.changed_fields = fields(&["email"])?;
                     event.personal = portal.personal([
                         (PersonalField::OldEmail, old.email.as_str()),
@@ -285,7 +284,8 @@ impl Session {
         portal
             .retry(|| async {
                 let mut tx = portal.store().begin(self.org()).await?;
-                let mut event = self.profile_event(actor, AuditEventName::AuthnPasswordChangeFail)?;
+                let mut event =
+                    self.profile_event(actor, AuditEventName::AuthnPasswordChangeFail)?;
                 event.outcome = Outcome::Failure;
                 event.reason = Some(ReasonCode::InvalidCredentials);
                 portal.audit(tx.as_mut(), event).await?;
@@ -311,9 +311,9 @@ impl Portal {
         let (org, hash) = self.find_token(token).await?;
         self.retry(|| async {
             let mut tx = self.store().begin(org).await?;
-            let (record, mut user) =
-                self.redeemable(tx.as_mut(), hash, TokenKind::EmailConfirmation)
-                    .await?;
+            let (record, mut user) = self
+                .redeemable(tx.as_mut(), hash, TokenKind::EmailConfirmation)
+                .await?;
             let TokenPayload::NewEmail { email } = &record.value.payload else {
                 return Err(invalid().into());
             };
@@ -597,7 +597,9 @@ async fn check_captcha(portal: &Portal, captcha: Option<&str>) -> Result<()> {
         reason: ReasonCode::TokenInvalid,
         message: "the human verification was not passed".to_owned(),
     };
-    let captcha = captcha.filter(|c| !c.trim().is_empty()).ok_or_else(refused)?;
+    let captcha = captcha
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(refused)?;
     // A session carries no request source; the verifier gets none.
     let passed = portal.inner.ports.verifier.verify(captcha, "").await?;
     if passed { Ok(()) } else { Err(refused()) }
