@@ -14,7 +14,6 @@
 //! ```no_run
 //! # async fn demo(session: selfcare::Session) -> selfcare::Result<()> {
 //! use selfcare::profile::ProfileChange;
-//! use selfcare_core::password::Password;
 //! let change = ProfileChange { name: Some("Ada Lovelace".into()), ..Default::default() };
 //! let updated = session.update_me(change, None, Some("captcha-token".into())).await?;
 //! println!("{}", updated.me.name);
