@@ -6,7 +6,7 @@
 //! user would from their mailbox.
 
 // The helpers below are test code: a surprise is a failed test.
-#![allow(clippy::panic)]
+#![allow(clippy::panic, clippy::unwrap_used)]
 
 mod common;
 
