@@ -167,8 +167,14 @@ impl Session {
                 settings.save_card(card.clone())?;
                 let shown = view(&settings, &card, today);
                 store(tx.as_mut(), settings, version).await?;
-                self.audit_card(tx.as_mut(), &actor, AuditEventName::CardSaved, card.id(), &[])
-                    .await?;
+                self.audit_card(
+                    tx.as_mut(),
+                    &actor,
+                    AuditEventName::CardSaved,
+                    card.id(),
+                    &[],
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(shown)
             })
@@ -199,8 +205,14 @@ impl Session {
                         CardDeletionConsequence::AutoTopUpDisabled { .. } => "auto_top_up",
                     });
                 }
-                self.audit_card(tx.as_mut(), &actor, AuditEventName::CardDeleted, id, &changed)
-                    .await?;
+                self.audit_card(
+                    tx.as_mut(),
+                    &actor,
+                    AuditEventName::CardDeleted,
+                    id,
+                    &changed,
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(consequences)
             })
@@ -224,7 +236,9 @@ impl Session {
         portal
             .retry(|| async {
                 let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::AssignCardToPlans).await?;
+                let (_, actor) = self
+                    .authorize(tx.as_mut(), Action::AssignCardToPlans)
+                    .await?;
                 let mut known = BTreeSet::new();
                 for plan in &plans {
                     if tx.plan(*plan).await?.is_some() {
@@ -323,7 +337,13 @@ impl Session {
             });
         };
         // The session carries no client address; the verifier gets none.
-        let passed = self.portal().inner.ports.verifier.verify(captcha, "").await?;
+        let passed = self
+            .portal()
+            .inner
+            .ports
+            .verifier
+            .verify(captcha, "")
+            .await?;
         if passed {
             Ok(())
         } else {

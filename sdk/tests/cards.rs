@@ -191,7 +191,11 @@ fn reason(result: Result<impl std::fmt::Debug, Error>) -> ReasonCode {
 async fn pay_1_card_number_as_token_is_refused_without_a_gateway_call() {
     let w = world();
     let (_, ada) = owner(&w, "ada@acme.example").await;
-    for pan in ["4242424242424242", "4242 4242 4242 4242", "5555-5555-5555-4444"] {
+    for pan in [
+        "4242424242424242",
+        "4242 4242 4242 4242",
+        "5555-5555-5555-4444",
+    ] {
         let refused = ada.save_card(pan.into(), "Ada Owner", pass()).await;
         assert_eq!(reason(refused), ReasonCode::CardNumberNotAccepted, "{pan}");
     }
@@ -283,7 +287,11 @@ async fn pay_1_card_token_never_appears_in_the_audit_log() {
         .unwrap();
     ada.delete_card(card.id).await.unwrap();
     let mut tx = w.store.begin(org).await.unwrap();
-    let entries = tx.audit_entries(PageRequest::first(500)).await.unwrap().items;
+    let entries = tx
+        .audit_entries(PageRequest::first(500))
+        .await
+        .unwrap()
+        .items;
     drop(tx);
     let events: Vec<String> = entries.iter().map(|e| e.event.event.to_string()).collect();
     for name in ["card_saved", "auto_top_up_changed", "card_deleted"] {
@@ -420,7 +428,8 @@ async fn usr_4_user_cannot_manage_cards() {
         Err(Error::PermissionDenied { .. })
     ));
     assert!(matches!(
-        user.save_card("tok_mastercard".into(), "Olga", pass()).await,
+        user.save_card("tok_mastercard".into(), "Olga", pass())
+            .await,
         Err(Error::PermissionDenied { .. })
     ));
     assert_eq!(w.dev.gateway.calls().verify_card, calls, "no gateway call");
