@@ -288,6 +288,8 @@ reason_codes! {
     ServiceUnavailable = "service_unavailable",
     /// A defect in the SDK or a store.
     InternalError = "internal_error",
+    /// The human verification (captcha) was missing or not passed (AUTH-5).
+    HumanVerificationFailed = "human_verification_failed",
 }
 
 impl ReasonCode {
@@ -334,6 +336,9 @@ impl ReasonCode {
             }
             ReasonCode::ServiceUnavailable => {
                 "The service is not available at the moment; please try again."
+            }
+            ReasonCode::HumanVerificationFailed => {
+                "Please complete the check that you are a person, then try again."
             }
             ReasonCode::InternalError => {
                 "Something went wrong on our side; the request may not have been carried out."

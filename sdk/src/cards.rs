@@ -14,7 +14,6 @@
 
 use std::collections::BTreeSet;
 
-use selfcare_core::ReasonCode;
 use selfcare_core::audit::{AuditActor, AuditEventName, Outcome};
 use selfcare_core::ids::{CardId, PlanId, SimId};
 use selfcare_core::payment::{
@@ -22,7 +21,6 @@ use selfcare_core::payment::{
     PaymentSettings, StoredCard,
 };
 use selfcare_core::policy::{Action, Actor};
-use selfcare_core::roles::Channel;
 use selfcare_storage::{OrgTransaction, Version, Versioned};
 
 use crate::error::{Error, Result};
@@ -152,9 +150,7 @@ impl Session {
                 Ok(actor.channel)
             })
             .await?;
-        if channel == Channel::Portal {
-            self.check_captcha(captcha.as_deref()).await?;
-        }
+        portal.check_captcha(channel, captcha.as_deref()).await?;
         let verified = portal.inner.ports.gateway.verify_card(&token).await?;
         let id = CardId::new(portal.now(), random()?);
         let today = portal.now().date();
@@ -325,34 +321,6 @@ impl Session {
                 })
             })
             .await
-    }
-
-    /// The captcha check of AUTH-5 through the verifier port (no transaction open).
-    async fn check_captcha(&self, captcha: Option<&str>) -> Result<()> {
-        let Some(captcha) = captcha.filter(|c| !c.is_empty()) else {
-            return Err(Error::Validation {
-                field: "captcha".into(),
-                reason: ReasonCode::Required,
-                message: "a captcha is required".into(),
-            });
-        };
-        // The session carries no client address; the verifier gets none.
-        let passed = self
-            .portal()
-            .inner
-            .ports
-            .verifier
-            .verify(captcha, "")
-            .await?;
-        if passed {
-            Ok(())
-        } else {
-            Err(Error::Validation {
-                field: "captcha".into(),
-                reason: ReasonCode::InvalidFormat,
-                message: "the captcha check failed".into(),
-            })
-        }
     }
 
     /// The audit entry of a card change: the card's id only, never its token.

@@ -2,8 +2,10 @@
 //!
 //! The use cases of a mobile-connectivity provider's customer self-service portal over a
 //! pluggable [`Store`](selfcare_storage::Store) and service ports: [`Portal`] (registration,
-//! login) and the [`Session`] a login gives (customer data, address book, support tickets);
-//! [`Ports::development`] gives working stand-ins for the service ports. Every rule is decided in `selfcare-core`; this
+//! login, password reset, invitations, e-mail confirmation and approval) and the [`Session`] a
+//! login gives (own profile, customer data, users and API clients, address book, cards and
+//! Auto-Top-Up, support tickets); [`Ports::development`] gives working stand-ins for the
+//! service ports. Every rule is decided in `selfcare-core`; this
 //! crate checks permissions, runs one store transaction per change with its audit entry, keeps
 //! port calls outside transactions, re-runs a use case when the store answers `Retryable`, and
 //! maps every failure onto the categories of [`Error`].

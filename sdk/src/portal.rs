@@ -305,6 +305,32 @@ impl Portal {
     }
 }
 
+impl Portal {
+    /// The human verification of a customer-channel action (AUTH-5), called before any
+    /// transaction opens. A missing or failed captcha is refused; a verifier that cannot answer
+    /// makes the action `Unavailable`, never lets it through. Other channels need none.
+    pub(crate) async fn check_captcha(
+        &self,
+        channel: Channel,
+        captcha: Option<&str>,
+    ) -> Result<()> {
+        if channel != Channel::Portal {
+            return Ok(());
+        }
+        let refused = || Error::Validation {
+            field: "captcha".to_owned(),
+            reason: ReasonCode::HumanVerificationFailed,
+            message: "the human verification was not passed".to_owned(),
+        };
+        let captcha = captcha
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(refused)?;
+        // A session carries no request source, so the verifier gets none.
+        let passed = self.inner.ports.verifier.verify(captcha, "").await?;
+        if passed { Ok(()) } else { Err(refused()) }
+    }
+}
+
 /// Names of changed fields for an audit entry.
 pub(crate) fn fields(names: &[&str]) -> Result<Vec<FieldName>> {
     FieldName::list(names.iter().copied()).map_err(Error::from)

@@ -163,7 +163,9 @@ impl Session {
             .iter()
             .any(|c| c.requires_human_verification(before.actor.channel))
         {
-            check_captcha(portal, captcha.as_deref()).await?;
+            portal
+                .check_captcha(before.actor.channel, captcha.as_deref())
+                .await?;
         }
         if changes.iter().any(|c| c.requires_current_password()) {
             let verified = match current_password {
@@ -586,22 +588,6 @@ async fn request_confirmation(
             &notice,
         )
         .await
-}
-
-/// Checks the captcha of a portal-channel profile change (AUTH-5). A missing or failed one is
-/// refused; a verifier that cannot answer makes the change `Unavailable`, never let through.
-async fn check_captcha(portal: &Portal, captcha: Option<&str>) -> Result<()> {
-    let refused = || Error::Validation {
-        field: "captcha".to_owned(),
-        reason: ReasonCode::TokenInvalid,
-        message: "the human verification was not passed".to_owned(),
-    };
-    let captcha = captcha
-        .filter(|c| !c.trim().is_empty())
-        .ok_or_else(refused)?;
-    // A session carries no request source; the verifier gets none.
-    let passed = portal.inner.ports.verifier.verify(captcha, "").await?;
-    if passed { Ok(()) } else { Err(refused()) }
 }
 
 fn me_of(org: selfcare_core::ids::OrgId, user: &UserRecord) -> Me {

@@ -394,7 +394,7 @@ async fn auth_5_portal_card_save_needs_a_passed_captcha() {
     let (_, ada) = owner(&w, "ada@acme.example").await;
     let missing = ada.save_card("tok_visa".into(), "Ada Owner", None).await;
     assert!(
-        matches!(&missing, Err(Error::Validation { field, reason: ReasonCode::Required, .. }) if field == "captcha"),
+        matches!(&missing, Err(Error::Validation { field, reason: ReasonCode::HumanVerificationFailed, .. }) if field == "captcha"),
         "{missing:?}"
     );
     let failed = ada

@@ -362,7 +362,7 @@ async fn auth_5_portal_profile_change_needs_a_passing_captcha() {
     for bad in [None, Some("robot".to_owned())] {
         let err = s.update_me(change(), None, bad).await.unwrap_err();
         assert!(
-            matches!(&err, Error::Validation { field, .. } if field == "captcha"),
+            matches!(&err, Error::Validation { field, reason: ReasonCode::HumanVerificationFailed, .. } if field == "captcha"),
             "{err:?}"
         );
     }
