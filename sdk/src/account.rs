@@ -78,15 +78,14 @@ impl Session {
     /// ended; `NotFound` when the organisation has no customer record; `Unavailable`.
     pub async fn customer(&self) -> Result<CustomerView> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                self.authorize(tx.as_mut(), Action::ViewCustomer).await?;
-                let current = current_customer(tx.as_mut()).await?;
-                tx.commit().await?;
-                Ok(CustomerView::of(current.value, current.version))
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            self.authorize(tx.as_mut(), Action::ViewCustomer).await?;
+            let current = current_customer(tx.as_mut()).await?;
+            tx.commit().await?;
+            Ok(CustomerView::of(current.value, current.version))
+        })
+        .await
     }
 
     /// Changes customer data through self-service (ACC-1): the VAT id (businesses), the name
@@ -115,57 +114,55 @@ impl Session {
         let portal = self.portal();
         // An attempt ends `Ok(Err(..))` when a legal field was refused: its audit entry
         // committed, and the refusal must still reach the caller.
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::UpdateCustomer).await?;
-                let current = current_customer(tx.as_mut()).await?;
-                if expected_version.is_some_and(|v| v != current.version) {
-                    return Err(stale());
-                }
-                let changed = match current.value.customer.apply_update(update) {
-                    Ok(changed) => changed,
-                    Err(e @ CoreError::ImmutableField { .. }) => {
-                        // Only the audit entry of the refused attempt commits (AUD-1).
-                        let field = e.field().unwrap_or("customer").to_owned();
-                        let mut event = self.event(
-                            &actor,
-                            AuditEventName::CustomerUpdated,
-                            Outcome::Failure,
-                            &[field.as_str()],
-                        )?;
-                        event.reason = Some(e.reason());
-                        portal.audit(tx.as_mut(), event).await?;
-                        tx.commit().await?;
-                        return Ok(Err(Error::from(e)));
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                if changed.changed_fields.is_empty() {
-                    tx.commit().await?;
-                    return Ok(Ok(CustomerView::of(current.value, current.version)));
-                }
-                let personal =
-                    changed_personal(portal, &current.value.customer, &changed.customer)?;
-                let next = CustomerRecord {
-                    customer: changed.customer,
-                    ..current.value
-                };
-                let version = self
-                    .save(
-                        tx.as_mut(),
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::UpdateCustomer).await?;
+            let current = current_customer(tx.as_mut()).await?;
+            if expected_version.is_some_and(|v| v != current.version) {
+                return Err(stale());
+            }
+            let changed = match current.value.customer.apply_update(update) {
+                Ok(changed) => changed,
+                Err(e @ CoreError::ImmutableField { .. }) => {
+                    // Only the audit entry of the refused attempt commits (AUD-1).
+                    let field = e.field().unwrap_or("customer").to_owned();
+                    let mut event = self.event(
                         &actor,
-                        next.clone(),
-                        current.version,
                         AuditEventName::CustomerUpdated,
-                        &changed.changed_fields,
-                        personal,
-                    )
-                    .await?;
+                        Outcome::Failure,
+                        &[field.as_str()],
+                    )?;
+                    event.reason = Some(e.reason());
+                    portal.audit(tx.as_mut(), event).await?;
+                    tx.commit().await?;
+                    return Ok(Err(Error::from(e)));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if changed.changed_fields.is_empty() {
                 tx.commit().await?;
-                Ok(Ok(CustomerView::of(next, version)))
-            })
-            .await?
+                return Ok(Ok(CustomerView::of(current.value, current.version)));
+            }
+            let personal = changed_personal(portal, &current.value.customer, &changed.customer)?;
+            let next = CustomerRecord {
+                customer: changed.customer,
+                ..current.value
+            };
+            let version = self
+                .save(
+                    tx.as_mut(),
+                    &actor,
+                    next.clone(),
+                    current.version,
+                    AuditEventName::CustomerUpdated,
+                    &changed.changed_fields,
+                    personal,
+                )
+                .await?;
+            tx.commit().await?;
+            Ok(Ok(CustomerView::of(next, version)))
+        })
+        .await?
     }
 
     /// The main contact and the additional contact e-mails with their categories (ACC-2,
@@ -175,16 +172,15 @@ impl Session {
     /// As [`Session::customer`].
     pub async fn contact_emails(&self) -> Result<ContactEmails> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                self.authorize(tx.as_mut(), Action::ViewContactEmails)
-                    .await?;
-                let current = current_customer(tx.as_mut()).await?;
-                tx.commit().await?;
-                Ok(current.value.customer.contact_emails().clone())
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            self.authorize(tx.as_mut(), Action::ViewContactEmails)
+                .await?;
+            let current = current_customer(tx.as_mut()).await?;
+            tx.commit().await?;
+            Ok(current.value.customer.contact_emails().clone())
+        })
+        .await
     }
 
     /// Replaces the additional contact e-mails (ACC-3): at most 10, each with at least one
@@ -201,47 +197,46 @@ impl Session {
         additional: Vec<AdditionalEmail>,
     ) -> Result<ContactEmails> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self
-                    .authorize(tx.as_mut(), Action::SetContactEmails)
-                    .await?;
-                let current = current_customer(tx.as_mut()).await?;
-                let before = current.value.customer.contact_emails().clone();
-                let changed = current
-                    .value
-                    .customer
-                    .set_additional_emails(additional.clone())?;
-                let after = changed.customer.contact_emails().clone();
-                if changed.changed_fields.is_empty() {
-                    tx.commit().await?;
-                    return Ok(after);
-                }
-                let added = joined(after.additional(), before.additional());
-                let removed = joined(before.additional(), after.additional());
-                let personal = portal.personal([
-                    (PersonalField::NewEmail, added.as_str()),
-                    (PersonalField::OldEmail, removed.as_str()),
-                ])?;
-                let next = CustomerRecord {
-                    customer: changed.customer,
-                    ..current.value
-                };
-                self.save(
-                    tx.as_mut(),
-                    &actor,
-                    next,
-                    current.version,
-                    AuditEventName::ContactEmailsChanged,
-                    &changed.changed_fields,
-                    personal,
-                )
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self
+                .authorize(tx.as_mut(), Action::SetContactEmails)
                 .await?;
+            let current = current_customer(tx.as_mut()).await?;
+            let before = current.value.customer.contact_emails().clone();
+            let changed = current
+                .value
+                .customer
+                .set_additional_emails(additional.clone())?;
+            let after = changed.customer.contact_emails().clone();
+            if changed.changed_fields.is_empty() {
                 tx.commit().await?;
-                Ok(after)
-            })
-            .await
+                return Ok(after);
+            }
+            let added = joined(after.additional(), before.additional());
+            let removed = joined(before.additional(), after.additional());
+            let personal = portal.personal([
+                (PersonalField::NewEmail, added.as_str()),
+                (PersonalField::OldEmail, removed.as_str()),
+            ])?;
+            let next = CustomerRecord {
+                customer: changed.customer,
+                ..current.value
+            };
+            self.save(
+                tx.as_mut(),
+                &actor,
+                next,
+                current.version,
+                AuditEventName::ContactEmailsChanged,
+                &changed.changed_fields,
+                personal,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(after)
+        })
+        .await
     }
 
     /// Sets the contact language of e-mails, invoices and notifications from a BCP 47 tag
@@ -257,33 +252,32 @@ impl Session {
             language: Some(tag.to_owned()),
             ..CustomerUpdate::default()
         };
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::SetLanguage).await?;
-                let current = current_customer(tx.as_mut()).await?;
-                let changed = current.value.customer.apply_update(&update)?;
-                let language = changed.customer.language();
-                if !changed.changed_fields.is_empty() {
-                    let next = CustomerRecord {
-                        customer: changed.customer,
-                        ..current.value
-                    };
-                    self.save(
-                        tx.as_mut(),
-                        &actor,
-                        next,
-                        current.version,
-                        AuditEventName::CustomerUpdated,
-                        &changed.changed_fields,
-                        PersonalValues::none(),
-                    )
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(language)
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::SetLanguage).await?;
+            let current = current_customer(tx.as_mut()).await?;
+            let changed = current.value.customer.apply_update(&update)?;
+            let language = changed.customer.language();
+            if !changed.changed_fields.is_empty() {
+                let next = CustomerRecord {
+                    customer: changed.customer,
+                    ..current.value
+                };
+                self.save(
+                    tx.as_mut(),
+                    &actor,
+                    next,
+                    current.version,
+                    AuditEventName::CustomerUpdated,
+                    &changed.changed_fields,
+                    PersonalValues::none(),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(language)
+        })
+        .await
     }
 
     /// The monthly volume limits and the configured steps to choose from (ACC-5).
@@ -292,19 +286,18 @@ impl Session {
     /// As [`Session::customer`].
     pub async fn volume_limits(&self) -> Result<VolumeLimitsView> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                self.authorize(tx.as_mut(), Action::ViewVolumeLimits)
-                    .await?;
-                let current = current_customer(tx.as_mut()).await?;
-                tx.commit().await?;
-                Ok(VolumeLimitsView {
-                    limits: current.value.volume_limits,
-                    steps: portal.config().volume_limit_steps.clone(),
-                })
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            self.authorize(tx.as_mut(), Action::ViewVolumeLimits)
+                .await?;
+            let current = current_customer(tx.as_mut()).await?;
+            tx.commit().await?;
+            Ok(VolumeLimitsView {
+                limits: current.value.volume_limits,
+                steps: portal.config().volume_limit_steps.clone(),
             })
-            .await
+        })
+        .await
     }
 
     /// Chooses the monthly data (MB) and SMS limits of all SIMs from the configured steps
@@ -320,41 +313,40 @@ impl Session {
         sms: Limit,
     ) -> Result<MonthlyVolumeLimits> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::SetVolumeLimits).await?;
-                let limits =
-                    MonthlyVolumeLimits::new(data_mb, sms, &portal.config().volume_limit_steps)?;
-                let current = current_customer(tx.as_mut()).await?;
-                let old = current.value.volume_limits;
-                let mut changed = Vec::new();
-                if old.data_mb() != limits.data_mb() {
-                    changed.push("data_mb");
-                }
-                if old.sms() != limits.sms() {
-                    changed.push("sms");
-                }
-                if !changed.is_empty() {
-                    let next = CustomerRecord {
-                        volume_limits: limits,
-                        ..current.value
-                    };
-                    self.save(
-                        tx.as_mut(),
-                        &actor,
-                        next,
-                        current.version,
-                        AuditEventName::VolumeLimitsChanged,
-                        &changed,
-                        PersonalValues::none(),
-                    )
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(limits)
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::SetVolumeLimits).await?;
+            let limits =
+                MonthlyVolumeLimits::new(data_mb, sms, &portal.config().volume_limit_steps)?;
+            let current = current_customer(tx.as_mut()).await?;
+            let old = current.value.volume_limits;
+            let mut changed = Vec::new();
+            if old.data_mb() != limits.data_mb() {
+                changed.push("data_mb");
+            }
+            if old.sms() != limits.sms() {
+                changed.push("sms");
+            }
+            if !changed.is_empty() {
+                let next = CustomerRecord {
+                    volume_limits: limits,
+                    ..current.value
+                };
+                self.save(
+                    tx.as_mut(),
+                    &actor,
+                    next,
+                    current.version,
+                    AuditEventName::VolumeLimitsChanged,
+                    &changed,
+                    PersonalValues::none(),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(limits)
+        })
+        .await
     }
 
     /// Writes the customer row with the version it was read at and its audit entry, in `tx`.

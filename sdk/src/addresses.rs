@@ -74,19 +74,18 @@ impl Session {
     /// `Unauthenticated(SessionExpired)`; `Unavailable`.
     pub async fn addresses(&self) -> Result<AddressBookView> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                self.authorize(tx.as_mut(), Action::ViewAddresses).await?;
-                let stored = tx.address_book().await?;
-                // The session's idle timer was touched by `authorize`.
-                tx.commit().await?;
-                Ok(match stored {
-                    Some(book) => AddressBookView::of(&book.value, Some(book.version)),
-                    None => AddressBookView::of(&AddressBook::new(), None),
-                })
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            self.authorize(tx.as_mut(), Action::ViewAddresses).await?;
+            let stored = tx.address_book().await?;
+            // The session's idle timer was touched by `authorize`.
+            tx.commit().await?;
+            Ok(match stored {
+                Some(book) => AddressBookView::of(&book.value, Some(book.version)),
+                None => AddressBookView::of(&AddressBook::new(), None),
             })
-            .await
+        })
+        .await
     }
 
     /// Adds an address used for `usage`, making it the default for the kinds in
@@ -217,30 +216,29 @@ impl Session {
         F: Fn(&AddressBook, LegalIdentity<'_>) -> Result<AddressBook>,
     {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), action).await?;
-                let stored = tx.address_book().await?;
-                let current = stored.as_ref().map_or(0, |b| b.version.0);
-                if expected_version.is_some_and(|v| v != current) {
-                    return Err(stale());
-                }
-                let customer = tx.customer().await?.ok_or(Error::NotFound)?.value.customer;
-                let legal = LegalIdentity {
-                    company_name: customer.company_name().map(LegalName::as_str),
-                    billing_country: customer.billing_country(),
-                };
-                let empty = AddressBook::new();
-                let before = stored.as_ref().map_or(&empty, |b| &b.value);
-                let after = apply(before, legal)?;
-                let version = write(tx.as_mut(), stored.as_ref(), after.clone()).await?;
-                self.audit_change(tx.as_mut(), &actor, event, id, before, &after)
-                    .await?;
-                tx.commit().await?;
-                Ok(AddressBookView::of(&after, Some(version)))
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), action).await?;
+            let stored = tx.address_book().await?;
+            let current = stored.as_ref().map_or(0, |b| b.version.0);
+            if expected_version.is_some_and(|v| v != current) {
+                return Err(stale());
+            }
+            let customer = tx.customer().await?.ok_or(Error::NotFound)?.value.customer;
+            let legal = LegalIdentity {
+                company_name: customer.company_name().map(LegalName::as_str),
+                billing_country: customer.billing_country(),
+            };
+            let empty = AddressBook::new();
+            let before = stored.as_ref().map_or(&empty, |b| &b.value);
+            let after = apply(before, legal)?;
+            let version = write(tx.as_mut(), stored.as_ref(), after.clone()).await?;
+            self.audit_change(tx.as_mut(), &actor, event, id, before, &after)
+                .await?;
+            tx.commit().await?;
+            Ok(AddressBookView::of(&after, Some(version)))
+        })
+        .await
     }
 
     async fn audit_change(

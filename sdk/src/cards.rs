@@ -107,20 +107,19 @@ impl Session {
     pub async fn cards(&self) -> Result<Vec<CardView>> {
         let portal = self.portal();
         let today = portal.now().date();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                self.authorize(tx.as_mut(), Action::ViewCards).await?;
-                let (settings, _) = load(tx.as_mut()).await?;
-                let cards = settings
-                    .cards()
-                    .iter()
-                    .map(|c| view(&settings, c, today))
-                    .collect();
-                tx.commit().await?;
-                Ok(cards)
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            self.authorize(tx.as_mut(), Action::ViewCards).await?;
+            let (settings, _) = load(tx.as_mut()).await?;
+            let cards = settings
+                .cards()
+                .iter()
+                .map(|c| view(&settings, c, today))
+                .collect();
+            tx.commit().await?;
+            Ok(cards)
+        })
+        .await
     }
 
     /// Saves a card from the payment gateway's token (PAY-1). On the portal channel a passed
@@ -143,7 +142,7 @@ impl Session {
         let token = CardToken::parse(&token).map_err(Error::from)?;
         // The permission and the channel, read in a short transaction of their own (rolled
         // back) so that no port call runs while a transaction is open.
-        let channel = portal
+        let channel = self
             .retry(|| async {
                 let mut tx = portal.store().begin(self.org()).await?;
                 let (_, actor) = self.authorize(tx.as_mut(), Action::SaveCard).await?;
@@ -155,26 +154,25 @@ impl Session {
         let id = CardId::new(portal.now(), random()?);
         let today = portal.now().date();
         let card = StoredCard::new(id, verified, holder_name, today).map_err(Error::from)?;
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::SaveCard).await?;
-                let (mut settings, version) = load(tx.as_mut()).await?;
-                settings.save_card(card.clone())?;
-                let shown = view(&settings, &card, today);
-                store(tx.as_mut(), settings, version).await?;
-                self.audit_card(
-                    tx.as_mut(),
-                    &actor,
-                    AuditEventName::CardSaved,
-                    card.id(),
-                    &[],
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(shown)
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::SaveCard).await?;
+            let (mut settings, version) = load(tx.as_mut()).await?;
+            settings.save_card(card.clone())?;
+            let shown = view(&settings, &card, today);
+            store(tx.as_mut(), settings, version).await?;
+            self.audit_card(
+                tx.as_mut(),
+                &actor,
+                AuditEventName::CardSaved,
+                card.id(),
+                &[],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(shown)
+        })
+        .await
     }
 
     /// Deletes a card (PAY-1). Returns what was turned off with it (plans without a card,
@@ -187,32 +185,31 @@ impl Session {
     pub async fn delete_card(&self, id: CardId) -> Result<Vec<CardDeletionConsequence>> {
         let portal = self.portal();
         let today = portal.now().date();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::DeleteCard).await?;
-                let (mut settings, version) = load(tx.as_mut()).await?;
-                let consequences = settings.delete_card(id, today)?;
-                store(tx.as_mut(), settings, version).await?;
-                let mut changed = Vec::new();
-                for c in &consequences {
-                    changed.push(match c {
-                        CardDeletionConsequence::PlansUnassigned { .. } => "plan_cards",
-                        CardDeletionConsequence::AutoTopUpDisabled { .. } => "auto_top_up",
-                    });
-                }
-                self.audit_card(
-                    tx.as_mut(),
-                    &actor,
-                    AuditEventName::CardDeleted,
-                    id,
-                    &changed,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(consequences)
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::DeleteCard).await?;
+            let (mut settings, version) = load(tx.as_mut()).await?;
+            let consequences = settings.delete_card(id, today)?;
+            store(tx.as_mut(), settings, version).await?;
+            let mut changed = Vec::new();
+            for c in &consequences {
+                changed.push(match c {
+                    CardDeletionConsequence::PlansUnassigned { .. } => "plan_cards",
+                    CardDeletionConsequence::AutoTopUpDisabled { .. } => "auto_top_up",
+                });
+            }
+            self.audit_card(
+                tx.as_mut(),
+                &actor,
+                AuditEventName::CardDeleted,
+                id,
+                &changed,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(consequences)
+        })
+        .await
     }
 
     /// Makes `plans` exactly the plans charged to `card` (PAY-2); plans it paid for that are
@@ -229,33 +226,32 @@ impl Session {
     ) -> Result<AssignmentChange> {
         let portal = self.portal();
         let today = portal.now().date();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self
-                    .authorize(tx.as_mut(), Action::AssignCardToPlans)
-                    .await?;
-                let mut known = BTreeSet::new();
-                for plan in &plans {
-                    if tx.plan(*plan).await?.is_some() {
-                        known.insert(*plan);
-                    }
-                }
-                let (mut settings, version) = load(tx.as_mut()).await?;
-                let change = settings.assign_card_to_plans(card, &plans, &known, today)?;
-                store(tx.as_mut(), settings, version).await?;
-                self.audit_card(
-                    tx.as_mut(),
-                    &actor,
-                    AuditEventName::CardAssigned,
-                    card,
-                    &["plans"],
-                )
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self
+                .authorize(tx.as_mut(), Action::AssignCardToPlans)
                 .await?;
-                tx.commit().await?;
-                Ok(change)
-            })
-            .await
+            let mut known = BTreeSet::new();
+            for plan in &plans {
+                if tx.plan(*plan).await?.is_some() {
+                    known.insert(*plan);
+                }
+            }
+            let (mut settings, version) = load(tx.as_mut()).await?;
+            let change = settings.assign_card_to_plans(card, &plans, &known, today)?;
+            store(tx.as_mut(), settings, version).await?;
+            self.audit_card(
+                tx.as_mut(),
+                &actor,
+                AuditEventName::CardAssigned,
+                card,
+                &["plans"],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(change)
+        })
+        .await
     }
 
     /// Switches Auto-Top-Up for one SIM or all SIMs (PAY-3). Switching on needs a valid
@@ -268,34 +264,33 @@ impl Session {
     pub async fn set_auto_top_up(&self, target: AutoTopUpTarget, enabled: bool) -> Result<()> {
         let portal = self.portal();
         let today = portal.now().date();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::SetAutoTopUp).await?;
-                let audit_target = match target {
-                    AutoTopUpTarget::Sim(sim) => {
-                        tx.sim(sim).await?.ok_or(Error::NotFound)?;
-                        crate::portal::target("sim", sim)?
-                    }
-                    AutoTopUpTarget::AllSims => crate::portal::target("sims", "all")?,
-                };
-                let (mut settings, version) = load(tx.as_mut()).await?;
-                settings.set_auto_top_up(target, enabled, today)?;
-                store(tx.as_mut(), settings, version).await?;
-                let mut event = portal.audit_event(
-                    Some(self.org()),
-                    AuditActor::User { id: actor.user },
-                    actor.channel,
-                    AuditEventName::AutoTopUpChanged,
-                    audit_target,
-                    Outcome::Success,
-                )?;
-                event.changed_fields = fields(&["auto_top_up"])?;
-                portal.audit(tx.as_mut(), event).await?;
-                tx.commit().await?;
-                Ok(())
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::SetAutoTopUp).await?;
+            let audit_target = match target {
+                AutoTopUpTarget::Sim(sim) => {
+                    tx.sim(sim).await?.ok_or(Error::NotFound)?;
+                    crate::portal::target("sim", sim)?
+                }
+                AutoTopUpTarget::AllSims => crate::portal::target("sims", "all")?,
+            };
+            let (mut settings, version) = load(tx.as_mut()).await?;
+            settings.set_auto_top_up(target, enabled, today)?;
+            store(tx.as_mut(), settings, version).await?;
+            let mut event = portal.audit_event(
+                Some(self.org()),
+                AuditActor::User { id: actor.user },
+                actor.channel,
+                AuditEventName::AutoTopUpChanged,
+                audit_target,
+                Outcome::Success,
+            )?;
+            event.changed_fields = fields(&["auto_top_up"])?;
+            portal.audit(tx.as_mut(), event).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Auto-Top-Up as it stands for `sim` (PAY-3 read-back).
@@ -306,21 +301,20 @@ impl Session {
     pub async fn auto_top_up_state(&self, sim: SimId) -> Result<AutoTopUpState> {
         let portal = self.portal();
         let today = portal.now().date();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                self.authorize(tx.as_mut(), Action::ViewAutoTopUp).await?;
-                tx.sim(sim).await?.ok_or(Error::NotFound)?;
-                let (settings, _) = load(tx.as_mut()).await?;
-                tx.commit().await?;
-                Ok(AutoTopUpState {
-                    sim,
-                    enabled: settings.auto_top_up_enabled(sim),
-                    all_sims: settings.auto_top_up_all_sims(),
-                    card: settings.auto_top_up_card(today).map(StoredCard::id),
-                })
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            self.authorize(tx.as_mut(), Action::ViewAutoTopUp).await?;
+            tx.sim(sim).await?.ok_or(Error::NotFound)?;
+            let (settings, _) = load(tx.as_mut()).await?;
+            tx.commit().await?;
+            Ok(AutoTopUpState {
+                sim,
+                enabled: settings.auto_top_up_enabled(sim),
+                all_sims: settings.auto_top_up_all_sims(),
+                card: settings.auto_top_up_card(today).map(StoredCard::id),
             })
-            .await
+        })
+        .await
     }
 
     /// The audit entry of a card change: the card's id only, never its token.

@@ -114,7 +114,7 @@ impl Session {
             .map_err(Error::from)?;
 
         // What the session may do, and what the checks outside the transaction need.
-        let before = portal
+        let before = self
             .retry(|| async {
                 let mut tx = portal.store().begin(self.org()).await?;
                 let (user, actor) = self
@@ -198,70 +198,67 @@ impl Session {
             .transpose()?;
         let own_session = Token::parse(self.token()).map_err(Error::from)?.hash();
 
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (user, actor) = self
-                    .authorize(tx.as_mut(), Action::UpdateOwnProfile)
-                    .await?;
-                // The password was verified and the checks made against this version.
-                if user.version != before.user.version {
-                    return Err(Error::Conflict {
-                        reason: ReasonCode::StaleVersion,
-                    }
-                    .into());
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (user, actor) = self
+                .authorize(tx.as_mut(), Action::UpdateOwnProfile)
+                .await?;
+            // The password was verified and the checks made against this version.
+            if user.version != before.user.version {
+                return Err(Error::Conflict {
+                    reason: ReasonCode::StaleVersion,
                 }
-                let old = user.value.clone();
-                let mut next = user.value;
-                if let Some(name) = &name {
-                    next.name.clone_from(name);
-                }
-                if let Some(hash) = &new_hash {
-                    next.password_hash = Some(hash.clone());
-                }
-                if let Some(email) = &email {
-                    next.pending_email = Some(PendingEmail {
-                        email: email.clone(),
-                        by_other: false,
-                    });
-                }
-                tx.update_user(next.clone(), user.version).await?;
+                .into());
+            }
+            let old = user.value.clone();
+            let mut next = user.value;
+            if let Some(name) = &name {
+                next.name.clone_from(name);
+            }
+            if let Some(hash) = &new_hash {
+                next.password_hash = Some(hash.clone());
+            }
+            if let Some(email) = &email {
+                next.pending_email = Some(PendingEmail {
+                    email: email.clone(),
+                    by_other: false,
+                });
+            }
+            tx.update_user(next.clone(), user.version).await?;
 
-                if let Some(name) = &name {
-                    let mut event = self.profile_event(&actor, AuditEventName::UserUpdated)?;
-                    event.changed_fields = fields(&["name"])?;
-                    event.personal = portal.personal([
-                        (PersonalField::OldName, old.name.as_str()),
-                        (PersonalField::NewName, name.as_str()),
-                    ])?;
-                    portal.audit(tx.as_mut(), event).await?;
-                }
-                if new_hash.is_some() {
-                    tx.delete_user_sessions(next.id, Some(own_session)).await?;
-                    let mut event =
-                        self.profile_event(&actor, AuditEventName::AuthnPasswordChange)?;
-                    event.changed_fields = fields(&["password"])?;
-                    portal.audit(tx.as_mut(), event).await?;
-                }
-                if let (Some(email), Some(token)) = (&email, &confirmation) {
-                    request_confirmation(portal, tx.as_mut(), &old, email, token, before.language)
-                        .await?;
-                    let mut event =
-                        self.profile_event(&actor, AuditEventName::EmailChangeRequested)?;
-                    event.changed_fields = fields(&["email"])?;
-                    event.personal = portal.personal([
-                        (PersonalField::OldEmail, old.email.as_str()),
-                        (PersonalField::NewEmail, email.as_str()),
-                    ])?;
-                    portal.audit(tx.as_mut(), event).await?;
-                }
-                tx.commit().await?;
-                Ok(ProfileUpdated {
-                    me: me_of(self.org(), &next),
-                    pending_email: next.pending_email.map(|p| p.email),
-                })
+            if let Some(name) = &name {
+                let mut event = self.profile_event(&actor, AuditEventName::UserUpdated)?;
+                event.changed_fields = fields(&["name"])?;
+                event.personal = portal.personal([
+                    (PersonalField::OldName, old.name.as_str()),
+                    (PersonalField::NewName, name.as_str()),
+                ])?;
+                portal.audit(tx.as_mut(), event).await?;
+            }
+            if new_hash.is_some() {
+                tx.delete_user_sessions(next.id, Some(own_session)).await?;
+                let mut event = self.profile_event(&actor, AuditEventName::AuthnPasswordChange)?;
+                event.changed_fields = fields(&["password"])?;
+                portal.audit(tx.as_mut(), event).await?;
+            }
+            if let (Some(email), Some(token)) = (&email, &confirmation) {
+                request_confirmation(portal, tx.as_mut(), &old, email, token, before.language)
+                    .await?;
+                let mut event = self.profile_event(&actor, AuditEventName::EmailChangeRequested)?;
+                event.changed_fields = fields(&["email"])?;
+                event.personal = portal.personal([
+                    (PersonalField::OldEmail, old.email.as_str()),
+                    (PersonalField::NewEmail, email.as_str()),
+                ])?;
+                portal.audit(tx.as_mut(), event).await?;
+            }
+            tx.commit().await?;
+            Ok(ProfileUpdated {
+                me: me_of(self.org(), &next),
+                pending_email: next.pending_email.map(|p| p.email),
             })
-            .await
+        })
+        .await
     }
 
     fn profile_event(
@@ -282,18 +279,16 @@ impl Session {
     /// Records a refused re-authentication in its own transaction (AUD-1).
     async fn audit_password_failure(&self, actor: &Actor) -> Result<()> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let mut event =
-                    self.profile_event(actor, AuditEventName::AuthnPasswordChangeFail)?;
-                event.outcome = Outcome::Failure;
-                event.reason = Some(ReasonCode::InvalidCredentials);
-                portal.audit(tx.as_mut(), event).await?;
-                tx.commit().await?;
-                Ok(())
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let mut event = self.profile_event(actor, AuditEventName::AuthnPasswordChangeFail)?;
+            event.outcome = Outcome::Failure;
+            event.reason = Some(ReasonCode::InvalidCredentials);
+            portal.audit(tx.as_mut(), event).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -1,6 +1,7 @@
 //! Logging in and out (AUTH-1, AUTH-3, AUTH-4) and the `Session` a login gives.
 
 use secrecy::{ExposeSecret, SecretString};
+use selfcare_core::ReasonCode;
 use selfcare_core::audit::{AuditActor, AuditEventName, Outcome, PersonalField};
 use selfcare_core::contact::Email;
 use selfcare_core::ids::{OrgId, UserId};
@@ -162,6 +163,45 @@ impl Session {
     /// The portal this session belongs to.
     pub(crate) fn portal(&self) -> &Portal {
         &self.portal
+    }
+
+    /// Runs one use case of this session like [`Portal::retry`], and writes a denied attempt to
+    /// the audit log in a transaction of its own (AUD-1), after the use case's transaction is
+    /// gone, so the denial is recorded although nothing else is.
+    pub(crate) async fn retry<T, F, Fut>(&self, attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, Attempt>>,
+    {
+        let result = self.portal.retry(attempt).await;
+        if let Err(Error::PermissionDenied { reason }) = &result {
+            // Recording the denial must not change the caller's answer.
+            if self.audit_denied(*reason).await.is_err() {
+                tracing::warn!("selfcare: a denied attempt could not be audited");
+            }
+        }
+        result
+    }
+
+    async fn audit_denied(&self, reason: ReasonCode) -> Result<()> {
+        let portal = &self.portal;
+        portal
+            .retry(|| async {
+                let mut tx = portal.store().begin(self.org).await?;
+                let mut event = portal.audit_event(
+                    Some(self.org),
+                    AuditActor::User { id: self.user },
+                    self.channel,
+                    AuditEventName::AuthzFail,
+                    target("user", self.user)?,
+                    Outcome::Denied,
+                )?;
+                event.reason = Some(reason);
+                portal.audit(tx.as_mut(), event).await?;
+                tx.commit().await?;
+                Ok(())
+            })
+            .await
     }
 
     /// Checks inside `tx` that the session is still alive and its user still active, touching

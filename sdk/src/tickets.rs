@@ -128,21 +128,20 @@ impl Session {
         page: &PageRequest,
     ) -> Result<Page<TicketSummary>> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                self.authorize(tx.as_mut(), Action::ViewTickets).await?;
-                let listed = tx.list_tickets(status, page).await?;
-                Ok(Page {
-                    items: listed
-                        .items
-                        .into_iter()
-                        .map(|t| TicketSummary::from(t.value))
-                        .collect(),
-                    next: listed.next,
-                })
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            self.authorize(tx.as_mut(), Action::ViewTickets).await?;
+            let listed = tx.list_tickets(status, page).await?;
+            Ok(Page {
+                items: listed
+                    .items
+                    .into_iter()
+                    .map(|t| TicketSummary::from(t.value))
+                    .collect(),
+                next: listed.next,
             })
-            .await
+        })
+        .await
     }
 
     /// One ticket of the organisation with the messages a customer sees: staff-internal notes
@@ -153,30 +152,28 @@ impl Session {
     /// for an ApiUser; `Unauthenticated(SessionExpired)`; `Unavailable`.
     pub async fn ticket(&self, id: TicketId) -> Result<TicketView> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                self.authorize(tx.as_mut(), Action::ViewTickets).await?;
-                let ticket = tx.get_ticket(id).await?.ok_or(Error::NotFound)?.value;
-                let records = all_messages(tx.as_mut(), id).await?;
-                let bodies: Vec<TicketMessage> =
-                    records.iter().map(|r| r.message.clone()).collect();
-                // `customer_view` keeps the order, so one walk pairs each shown message with
-                // its record.
-                let mut shown = customer_view(&bodies).into_iter().peekable();
-                let messages = records
-                    .iter()
-                    .zip(&bodies)
-                    .filter(|(_, m)| shown.next_if(|s| std::ptr::eq(*s, *m)).is_some())
-                    .map(|(r, m)| TicketMessageView::of(r, m))
-                    .collect();
-                Ok(TicketView {
-                    description: ticket.description.clone(),
-                    ticket: TicketSummary::from(ticket),
-                    messages,
-                })
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            self.authorize(tx.as_mut(), Action::ViewTickets).await?;
+            let ticket = tx.get_ticket(id).await?.ok_or(Error::NotFound)?.value;
+            let records = all_messages(tx.as_mut(), id).await?;
+            let bodies: Vec<TicketMessage> = records.iter().map(|r| r.message.clone()).collect();
+            // `customer_view` keeps the order, so one walk pairs each shown message with
+            // its record.
+            let mut shown = customer_view(&bodies).into_iter().peekable();
+            let messages = records
+                .iter()
+                .zip(&bodies)
+                .filter(|(_, m)| shown.next_if(|s| std::ptr::eq(*s, *m)).is_some())
+                .map(|(r, m)| TicketMessageView::of(r, m))
+                .collect();
+            Ok(TicketView {
+                description: ticket.description.clone(),
+                ticket: TicketSummary::from(ticket),
+                messages,
             })
-            .await
+        })
+        .await
     }
 
     /// Opens a ticket (TKT-1); User and above may (TKT-2). Its reference, when given, must be
@@ -195,41 +192,40 @@ impl Session {
         };
         let now = portal.now();
         let id = TicketId::new(now, random()?);
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::CreateTicket).await?;
-                check_create_ticket(actor.role)?;
-                check_reference(tx.as_mut(), self, new.reference(), sim.flatten()).await?;
-                let record = TicketRecord {
-                    id,
-                    opened_by: actor.user,
-                    department: new.department(),
-                    subject: new.subject().to_owned(),
-                    description: new.description().to_owned(),
-                    reference: new.reference().cloned(),
-                    status: TicketStatus::Open,
-                    resolved_at: None,
-                    created_at: now,
-                    updated_at: now,
-                };
-                tx.insert_ticket(record.clone()).await?;
-                let mut changed = vec!["department", "subject", "description", "status"];
-                if new.reference().is_some() {
-                    changed.push("reference");
-                }
-                self.audit_ticket(
-                    tx.as_mut(),
-                    &actor,
-                    AuditEventName::TicketCreated,
-                    id,
-                    &changed,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(TicketSummary::from(record))
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::CreateTicket).await?;
+            check_create_ticket(actor.role)?;
+            check_reference(tx.as_mut(), self, new.reference(), sim.flatten()).await?;
+            let record = TicketRecord {
+                id,
+                opened_by: actor.user,
+                department: new.department(),
+                subject: new.subject().to_owned(),
+                description: new.description().to_owned(),
+                reference: new.reference().cloned(),
+                status: TicketStatus::Open,
+                resolved_at: None,
+                created_at: now,
+                updated_at: now,
+            };
+            tx.insert_ticket(record.clone()).await?;
+            let mut changed = vec!["department", "subject", "description", "status"];
+            if new.reference().is_some() {
+                changed.push("reference");
+            }
+            self.audit_ticket(
+                tx.as_mut(),
+                &actor,
+                AuditEventName::TicketCreated,
+                id,
+                &changed,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(TicketSummary::from(record))
+        })
+        .await
     }
 
     /// Adds a customer reply to a ticket (TKT-1): a ticket waiting for the customer goes back
@@ -245,46 +241,45 @@ impl Session {
         let portal = self.portal();
         let now = portal.now();
         let message_id = TicketMessageId::new(now, random()?);
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::ReplyTicket).await?;
-                let message = TicketMessage::new(TicketAuthor::Customer(actor.user), body, false)?;
-                let current = tx.get_ticket(id).await?.ok_or(Error::NotFound)?;
-                let before = current.value.status;
-                let record = self
-                    .move_ticket(
-                        tx.as_mut(),
-                        &actor,
-                        current,
-                        TicketEvent::CustomerReply,
-                        now,
-                    )
-                    .await?;
-                tx.insert_ticket_message(TicketMessageRecord {
-                    id: message_id,
-                    ticket: id,
-                    message,
-                    at: now,
-                })
-                .await?;
-                let changed: &[&str] = if record.status == before {
-                    &["messages"]
-                } else {
-                    &["messages", "status"]
-                };
-                self.audit_ticket(
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::ReplyTicket).await?;
+            let message = TicketMessage::new(TicketAuthor::Customer(actor.user), body, false)?;
+            let current = tx.get_ticket(id).await?.ok_or(Error::NotFound)?;
+            let before = current.value.status;
+            let record = self
+                .move_ticket(
                     tx.as_mut(),
                     &actor,
-                    AuditEventName::TicketReplied,
-                    id,
-                    changed,
+                    current,
+                    TicketEvent::CustomerReply,
+                    now,
                 )
                 .await?;
-                tx.commit().await?;
-                Ok(TicketSummary::from(record))
+            tx.insert_ticket_message(TicketMessageRecord {
+                id: message_id,
+                ticket: id,
+                message,
+                at: now,
             })
-            .await
+            .await?;
+            let changed: &[&str] = if record.status == before {
+                &["messages"]
+            } else {
+                &["messages", "status"]
+            };
+            self.audit_ticket(
+                tx.as_mut(),
+                &actor,
+                AuditEventName::TicketReplied,
+                id,
+                changed,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(TicketSummary::from(record))
+        })
+        .await
     }
 
     /// Closes a ticket (TKT-1): an open one by the customer who opened it, an Owner or an
@@ -298,26 +293,25 @@ impl Session {
     pub async fn close_ticket(&self, id: TicketId) -> Result<TicketSummary> {
         let portal = self.portal();
         let now = portal.now();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::CloseTicket).await?;
-                let current = tx.get_ticket(id).await?.ok_or(Error::NotFound)?;
-                let record = self
-                    .move_ticket(tx.as_mut(), &actor, current, TicketEvent::Close, now)
-                    .await?;
-                self.audit_ticket(
-                    tx.as_mut(),
-                    &actor,
-                    AuditEventName::TicketClosed,
-                    id,
-                    &["status"],
-                )
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::CloseTicket).await?;
+            let current = tx.get_ticket(id).await?.ok_or(Error::NotFound)?;
+            let record = self
+                .move_ticket(tx.as_mut(), &actor, current, TicketEvent::Close, now)
                 .await?;
-                tx.commit().await?;
-                Ok(TicketSummary::from(record))
-            })
-            .await
+            self.audit_ticket(
+                tx.as_mut(),
+                &actor,
+                AuditEventName::TicketClosed,
+                id,
+                &["status"],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(TicketSummary::from(record))
+        })
+        .await
     }
 
     /// Applies `event` by this customer to `current` through the TKT-1 machine and writes the

@@ -172,18 +172,17 @@ impl Session {
     /// of range; `Unauthenticated(SessionExpired)`; `Unavailable`.
     pub async fn users(&self, page: PageRequest) -> Result<UserPage> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                self.authorize(tx.as_mut(), Action::ViewUsers).await?;
-                let Page { items, next } = tx.list_users(page.clone()).await?;
-                tx.commit().await?;
-                Ok(UserPage {
-                    items: items.into_iter().map(|u| u.value.into()).collect(),
-                    next: next.map(|c| PageRequest::after(c, page.limit)),
-                })
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            self.authorize(tx.as_mut(), Action::ViewUsers).await?;
+            let Page { items, next } = tx.list_users(page.clone()).await?;
+            tx.commit().await?;
+            Ok(UserPage {
+                items: items.into_iter().map(|u| u.value.into()).collect(),
+                next: next.map(|c| PageRequest::after(c, page.limit)),
             })
-            .await
+        })
+        .await
     }
 
     /// Invites a user with `role` (USR-3: an Owner grants any role, an Admin only User,
@@ -202,69 +201,68 @@ impl Session {
         let now = portal.now();
         let id = UserId::new(now, random()?);
         let token = Token::from_random(random()?);
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::InviteUser).await?;
-                if !can_grant(actor.role, role) {
-                    return Err(Error::from(selfcare_core::Error::denied(
-                        ReasonCode::AdminCannotGrantRole,
-                    ))
-                    .into());
-                }
-                tx.insert_user(UserRecord {
-                    id,
-                    email: email.clone(),
-                    name: name.clone(),
-                    role,
-                    status: UserStatus::Invited,
-                    password_hash: None,
-                    pending_email: None,
-                    created_at: now,
-                })
-                .await?;
-                tx.insert_token(TokenRecord {
-                    hash: token.hash(),
-                    state: TokenState::issued(TokenKind::Invitation, now),
-                    user: Some(id),
-                    payload: TokenPayload::Invitation {
-                        email: email.clone(),
-                        role,
-                    },
-                })
-                .await?;
-                let language = language(tx.as_mut()).await?;
-                let params = Params::new()
-                    .with("user_name", name.as_str())
-                    .with("link", token.expose())
-                    .with("valid_hours", hours(TokenKind::Invitation, portal));
-                portal
-                    .notify(
-                        tx.as_mut(),
-                        NotificationKind::EmailConfirmation,
-                        vec![email.clone()],
-                        language,
-                        &params,
-                    )
-                    .await?;
-                let mut event = portal.audit_event(
-                    Some(self.org()),
-                    AuditActor::User { id: actor.user },
-                    actor.channel,
-                    AuditEventName::UserCreated,
-                    target("user", id)?,
-                    Outcome::Success,
-                )?;
-                event.changed_fields = fields(&["name", "email", "role", "status"])?;
-                event.personal = portal.personal([
-                    (PersonalField::Name, name.as_str()),
-                    (PersonalField::Email, email.as_str()),
-                ])?;
-                portal.audit(tx.as_mut(), event).await?;
-                tx.commit().await?;
-                Ok(id)
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::InviteUser).await?;
+            if !can_grant(actor.role, role) {
+                return Err(Error::from(selfcare_core::Error::denied(
+                    ReasonCode::AdminCannotGrantRole,
+                ))
+                .into());
+            }
+            tx.insert_user(UserRecord {
+                id,
+                email: email.clone(),
+                name: name.clone(),
+                role,
+                status: UserStatus::Invited,
+                password_hash: None,
+                pending_email: None,
+                created_at: now,
             })
-            .await
+            .await?;
+            tx.insert_token(TokenRecord {
+                hash: token.hash(),
+                state: TokenState::issued(TokenKind::Invitation, now),
+                user: Some(id),
+                payload: TokenPayload::Invitation {
+                    email: email.clone(),
+                    role,
+                },
+            })
+            .await?;
+            let language = language(tx.as_mut()).await?;
+            let params = Params::new()
+                .with("user_name", name.as_str())
+                .with("link", token.expose())
+                .with("valid_hours", hours(TokenKind::Invitation, portal));
+            portal
+                .notify(
+                    tx.as_mut(),
+                    NotificationKind::EmailConfirmation,
+                    vec![email.clone()],
+                    language,
+                    &params,
+                )
+                .await?;
+            let mut event = portal.audit_event(
+                Some(self.org()),
+                AuditActor::User { id: actor.user },
+                actor.channel,
+                AuditEventName::UserCreated,
+                target("user", id)?,
+                Outcome::Success,
+            )?;
+            event.changed_fields = fields(&["name", "email", "role", "status"])?;
+            event.personal = portal.personal([
+                (PersonalField::Name, name.as_str()),
+                (PersonalField::Email, email.as_str()),
+            ])?;
+            portal.audit(tx.as_mut(), event).await?;
+            tx.commit().await?;
+            Ok(id)
+        })
+        .await
     }
 
     /// Changes another user's name and/or e-mail (USR-3). A name applies at once. An e-mail
@@ -289,116 +287,110 @@ impl Session {
         let portal = self.portal();
         let now = portal.now();
         let token = Token::from_random(random()?);
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let action = if email.is_some() {
-                    Action::UpdateUserEmail
-                } else {
-                    Action::UpdateUserName
-                };
-                let (_, actor) = self.authorize(tx.as_mut(), action).await?;
-                let mut user = None;
-                if name.is_some() {
-                    user = Some(
-                        decide_target(tx.as_mut(), &actor, target_id, UserChange::Name).await?,
-                    );
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let action = if email.is_some() {
+                Action::UpdateUserEmail
+            } else {
+                Action::UpdateUserName
+            };
+            let (_, actor) = self.authorize(tx.as_mut(), action).await?;
+            let mut user = None;
+            if name.is_some() {
+                user = Some(decide_target(tx.as_mut(), &actor, target_id, UserChange::Name).await?);
+            }
+            if email.is_some() {
+                user =
+                    Some(decide_target(tx.as_mut(), &actor, target_id, UserChange::Email).await?);
+            }
+            let Some(Versioned {
+                value: mut record,
+                version,
+            }) = user
+            else {
+                let user = tx.user(target_id).await?.ok_or(Error::NotFound)?;
+                return Ok(user.value.into());
+            };
+            let mut changed = Vec::new();
+            if let Some(name) = &name {
+                record.name = name.clone();
+                changed.push("name");
+            }
+            if let Some(new_email) = &email {
+                if email_change_effect(&actor, target_id) == EmailChangeEffect::ConfirmNewAddress {
+                    return Err(Error::from(selfcare_core::Error::validation(
+                        "email",
+                        ReasonCode::InvalidFormat,
+                        "change your own e-mail address through your profile",
+                    ))
+                    .into());
                 }
-                if email.is_some() {
-                    user = Some(
-                        decide_target(tx.as_mut(), &actor, target_id, UserChange::Email).await?,
-                    );
-                }
-                let Some(Versioned {
-                    value: mut record,
-                    version,
-                }) = user
-                else {
-                    let user = tx.user(target_id).await?.ok_or(Error::NotFound)?;
-                    return Ok(user.value.into());
-                };
-                let mut changed = Vec::new();
-                if let Some(name) = &name {
-                    record.name = name.clone();
-                    changed.push("name");
-                }
-                if let Some(new_email) = &email {
-                    if email_change_effect(&actor, target_id)
-                        == EmailChangeEffect::ConfirmNewAddress
-                    {
-                        return Err(Error::from(selfcare_core::Error::validation(
-                            "email",
-                            ReasonCode::InvalidFormat,
-                            "change your own e-mail address through your profile",
-                        ))
-                        .into());
-                    }
-                    record.pending_email = Some(PendingEmail {
+                record.pending_email = Some(PendingEmail {
+                    email: new_email.clone(),
+                    by_other: true,
+                });
+                changed.push("pending_email");
+                tx.insert_token(TokenRecord {
+                    hash: token.hash(),
+                    state: TokenState::issued(TokenKind::EmailChangeApproval, now),
+                    user: Some(target_id),
+                    payload: TokenPayload::NewEmail {
                         email: new_email.clone(),
-                        by_other: true,
-                    });
-                    changed.push("pending_email");
-                    tx.insert_token(TokenRecord {
-                        hash: token.hash(),
-                        state: TokenState::issued(TokenKind::EmailChangeApproval, now),
-                        user: Some(target_id),
-                        payload: TokenPayload::NewEmail {
-                            email: new_email.clone(),
-                        },
-                    })
+                    },
+                })
+                .await?;
+                let language = language(tx.as_mut()).await?;
+                let to = vec![record.email.clone()];
+                let notice = Params::new()
+                    .with("user_name", record.name.as_str())
+                    .with("new_email", new_email.as_str());
+                portal
+                    .notify(
+                        tx.as_mut(),
+                        NotificationKind::EmailChangeNotice,
+                        to.clone(),
+                        language,
+                        &notice,
+                    )
                     .await?;
-                    let language = language(tx.as_mut()).await?;
-                    let to = vec![record.email.clone()];
-                    let notice = Params::new()
-                        .with("user_name", record.name.as_str())
-                        .with("new_email", new_email.as_str());
-                    portal
-                        .notify(
-                            tx.as_mut(),
-                            NotificationKind::EmailChangeNotice,
-                            to.clone(),
-                            language,
-                            &notice,
-                        )
-                        .await?;
-                    // The notice kind has no link: the approval link goes as a confirmation.
-                    let approval = Params::new()
-                        .with("user_name", record.name.as_str())
-                        .with("link", token.expose())
-                        .with("valid_hours", hours(TokenKind::EmailChangeApproval, portal));
-                    portal
-                        .notify(
-                            tx.as_mut(),
-                            NotificationKind::EmailConfirmation,
-                            to,
-                            language,
-                            &approval,
-                        )
-                        .await?;
-                }
-                tx.update_user(record.clone(), version).await?;
-                let mut event = portal.audit_event(
-                    Some(self.org()),
-                    AuditActor::User { id: actor.user },
-                    actor.channel,
-                    AuditEventName::UserUpdated,
-                    target("user", target_id)?,
-                    Outcome::Success,
-                )?;
-                event.changed_fields = fields(&changed)?;
-                let mut personal = Vec::new();
-                if let Some(n) = &name {
-                    personal.push((PersonalField::NewName, n.as_str()));
-                }
-                if let Some(e) = &email {
-                    personal.push((PersonalField::NewEmail, e.as_str()));
-                }
-                event.personal = portal.personal(personal)?;
-                portal.audit(tx.as_mut(), event).await?;
-                tx.commit().await?;
-                Ok(record.into())
-            })
-            .await
+                // The notice kind has no link: the approval link goes as a confirmation.
+                let approval = Params::new()
+                    .with("user_name", record.name.as_str())
+                    .with("link", token.expose())
+                    .with("valid_hours", hours(TokenKind::EmailChangeApproval, portal));
+                portal
+                    .notify(
+                        tx.as_mut(),
+                        NotificationKind::EmailConfirmation,
+                        to,
+                        language,
+                        &approval,
+                    )
+                    .await?;
+            }
+            tx.update_user(record.clone(), version).await?;
+            let mut event = portal.audit_event(
+                Some(self.org()),
+                AuditActor::User { id: actor.user },
+                actor.channel,
+                AuditEventName::UserUpdated,
+                target("user", target_id)?,
+                Outcome::Success,
+            )?;
+            event.changed_fields = fields(&changed)?;
+            let mut personal = Vec::new();
+            if let Some(n) = &name {
+                personal.push((PersonalField::NewName, n.as_str()));
+            }
+            if let Some(e) = &email {
+                personal.push((PersonalField::NewEmail, e.as_str()));
+            }
+            event.personal = portal.personal(personal)?;
+            portal.audit(tx.as_mut(), event).await?;
+            tx.commit().await?;
+            Ok(record.into())
+        })
+        .await
     }
 
     /// Gives `target_id` the role `role` (USR-3: an Owner grants any role, an Admin only User,
@@ -410,34 +402,32 @@ impl Session {
     /// `Conflict(last_owner)`; `NotFound`; `Unauthenticated(SessionExpired)`; `Unavailable`.
     pub async fn set_role(&self, target_id: UserId, role: Role) -> Result<()> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::SetUserRole).await?;
-                let Versioned { mut value, version } =
-                    decide_target(tx.as_mut(), &actor, target_id, UserChange::SetRole(role))
-                        .await?;
-                let old = value.role;
-                value.role = role;
-                tx.update_user(value, version).await?;
-                let mut event = portal.audit_event(
-                    Some(self.org()),
-                    AuditActor::User { id: actor.user },
-                    actor.channel,
-                    AuditEventName::AuthzChange,
-                    target("user", target_id)?,
-                    Outcome::Success,
-                )?;
-                event.changed_fields = fields(&["role"])?;
-                event.note = Some(
-                    selfcare_core::audit::AuditNote::parse(&format!("{old} -> {role}"))
-                        .map_err(Error::from)?,
-                );
-                portal.audit(tx.as_mut(), event).await?;
-                tx.commit().await?;
-                Ok(())
-            })
-            .await
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::SetUserRole).await?;
+            let Versioned { mut value, version } =
+                decide_target(tx.as_mut(), &actor, target_id, UserChange::SetRole(role)).await?;
+            let old = value.role;
+            value.role = role;
+            tx.update_user(value, version).await?;
+            let mut event = portal.audit_event(
+                Some(self.org()),
+                AuditActor::User { id: actor.user },
+                actor.channel,
+                AuditEventName::AuthzChange,
+                target("user", target_id)?,
+                Outcome::Success,
+            )?;
+            event.changed_fields = fields(&["role"])?;
+            event.note = Some(
+                selfcare_core::audit::AuditNote::parse(&format!("{old} -> {role}"))
+                    .map_err(Error::from)?,
+            );
+            portal.audit(tx.as_mut(), event).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Removes `target_id` from the organisation and ends their sessions (USR-3, same rules as
@@ -448,38 +438,36 @@ impl Session {
     /// `Unauthenticated(SessionExpired)`; `Unavailable`.
     pub async fn remove_user(&self, target_id: UserId) -> Result<()> {
         let portal = self.portal();
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::RemoveUser).await?;
-                let user =
-                    decide_target(tx.as_mut(), &actor, target_id, UserChange::Remove).await?;
-                tx.delete_user_sessions(target_id, None).await?;
-                let mut page = PageRequest::first(100);
-                loop {
-                    let clients = tx.list_api_clients(Some(target_id), page.clone()).await?;
-                    for c in clients.items {
-                        tx.delete_api_client(c.value.id, c.version).await?;
-                    }
-                    match clients.next {
-                        Some(cursor) => page = PageRequest::after(cursor, 100),
-                        None => break,
-                    }
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::RemoveUser).await?;
+            let user = decide_target(tx.as_mut(), &actor, target_id, UserChange::Remove).await?;
+            tx.delete_user_sessions(target_id, None).await?;
+            let mut page = PageRequest::first(100);
+            loop {
+                let clients = tx.list_api_clients(Some(target_id), page.clone()).await?;
+                for c in clients.items {
+                    tx.delete_api_client(c.value.id, c.version).await?;
                 }
-                tx.delete_user(target_id, user.version).await?;
-                let event = portal.audit_event(
-                    Some(self.org()),
-                    AuditActor::User { id: actor.user },
-                    actor.channel,
-                    AuditEventName::UserDeleted,
-                    target("user", target_id)?,
-                    Outcome::Success,
-                )?;
-                portal.audit(tx.as_mut(), event).await?;
-                tx.commit().await?;
-                Ok(())
-            })
-            .await
+                match clients.next {
+                    Some(cursor) => page = PageRequest::after(cursor, 100),
+                    None => break,
+                }
+            }
+            tx.delete_user(target_id, user.version).await?;
+            let event = portal.audit_event(
+                Some(self.org()),
+                AuditActor::User { id: actor.user },
+                actor.channel,
+                AuditEventName::UserDeleted,
+                target("user", target_id)?,
+                Outcome::Success,
+            )?;
+            portal.audit(tx.as_mut(), event).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Resets another user's secret (USR-3): allowed only for ReadOnly and ApiUser targets.
@@ -495,68 +483,67 @@ impl Session {
         let now = portal.now();
         let token = Token::from_random(random()?);
         let secret_random = random()?;
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::ResetUserSecret).await?;
-                let user =
-                    decide_target(tx.as_mut(), &actor, target_id, UserChange::ResetSecret).await?;
-                let outcome = if user.value.role == Role::ApiUser {
-                    let clients = tx
-                        .list_api_clients(Some(target_id), PageRequest::first(100))
-                        .await?;
-                    let client = clients
-                        .items
-                        .into_iter()
-                        .find(|c| c.value.revoked_at.is_none())
-                        .ok_or(Error::NotFound)?;
-                    let credentials = ApiClientCredentials::issue(client.value.id, secret_random);
-                    let mut record = client.value;
-                    record.secret_hash = credentials.secret_hash();
-                    tx.update_api_client(record, client.version).await?;
-                    SecretReset::ApiSecret(ApiClientSecret::of(&credentials))
-                } else {
-                    tx.insert_token(TokenRecord {
-                        hash: token.hash(),
-                        state: TokenState::issued(TokenKind::PasswordReset, now),
-                        user: Some(target_id),
-                        payload: TokenPayload::None,
-                    })
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::ResetUserSecret).await?;
+            let user =
+                decide_target(tx.as_mut(), &actor, target_id, UserChange::ResetSecret).await?;
+            let outcome = if user.value.role == Role::ApiUser {
+                let clients = tx
+                    .list_api_clients(Some(target_id), PageRequest::first(100))
                     .await?;
-                    let language = language(tx.as_mut()).await?;
-                    let params = Params::new()
-                        .with("user_name", user.value.name.as_str())
-                        .with("link", token.expose())
-                        .with("valid_hours", hours(TokenKind::PasswordReset, portal));
-                    portal
-                        .notify(
-                            tx.as_mut(),
-                            NotificationKind::PasswordReset,
-                            vec![user.value.email.clone()],
-                            language,
-                            &params,
-                        )
-                        .await?;
-                    SecretReset::PasswordResetSent
-                };
-                let mut event = portal.audit_event(
-                    Some(self.org()),
-                    AuditActor::User { id: actor.user },
-                    actor.channel,
-                    if user.value.role == Role::ApiUser {
-                        AuditEventName::AuthnTokenCreated
-                    } else {
-                        AuditEventName::AuthnPasswordResetRequested
-                    },
-                    target("user", target_id)?,
-                    Outcome::Success,
-                )?;
-                event.changed_fields = fields(&["secret"])?;
-                portal.audit(tx.as_mut(), event).await?;
-                tx.commit().await?;
-                Ok(outcome)
-            })
-            .await
+                let client = clients
+                    .items
+                    .into_iter()
+                    .find(|c| c.value.revoked_at.is_none())
+                    .ok_or(Error::NotFound)?;
+                let credentials = ApiClientCredentials::issue(client.value.id, secret_random);
+                let mut record = client.value;
+                record.secret_hash = credentials.secret_hash();
+                tx.update_api_client(record, client.version).await?;
+                SecretReset::ApiSecret(ApiClientSecret::of(&credentials))
+            } else {
+                tx.insert_token(TokenRecord {
+                    hash: token.hash(),
+                    state: TokenState::issued(TokenKind::PasswordReset, now),
+                    user: Some(target_id),
+                    payload: TokenPayload::None,
+                })
+                .await?;
+                let language = language(tx.as_mut()).await?;
+                let params = Params::new()
+                    .with("user_name", user.value.name.as_str())
+                    .with("link", token.expose())
+                    .with("valid_hours", hours(TokenKind::PasswordReset, portal));
+                portal
+                    .notify(
+                        tx.as_mut(),
+                        NotificationKind::PasswordReset,
+                        vec![user.value.email.clone()],
+                        language,
+                        &params,
+                    )
+                    .await?;
+                SecretReset::PasswordResetSent
+            };
+            let mut event = portal.audit_event(
+                Some(self.org()),
+                AuditActor::User { id: actor.user },
+                actor.channel,
+                if user.value.role == Role::ApiUser {
+                    AuditEventName::AuthnTokenCreated
+                } else {
+                    AuditEventName::AuthnPasswordResetRequested
+                },
+                target("user", target_id)?,
+                Outcome::Success,
+            )?;
+            event.changed_fields = fields(&["secret"])?;
+            portal.audit(tx.as_mut(), event).await?;
+            tx.commit().await?;
+            Ok(outcome)
+        })
+        .await
     }
 
     /// Creates an API client (client id and secret, AUTH-4) for the ApiUser `user`; the secret
@@ -570,42 +557,41 @@ impl Session {
         let now = portal.now();
         let id = ApiClientId::new(now, random()?);
         let credentials = ApiClientCredentials::issue(id, random()?);
-        portal
-            .retry(|| async {
-                let mut tx = portal.store().begin(self.org()).await?;
-                let (_, actor) = self.authorize(tx.as_mut(), Action::CreateApiClient).await?;
-                let target_user = tx.user(user).await?.ok_or(Error::NotFound)?;
-                if target_user.value.role != Role::ApiUser {
-                    return Err(Error::NotFound.into());
-                }
-                if target_user.value.status == UserStatus::Invited {
-                    let mut record = target_user.value.clone();
-                    record.status = UserStatus::Active;
-                    tx.update_user(record, target_user.version).await?;
-                }
-                tx.insert_api_client(ApiClientRecord {
-                    id,
-                    client_id: credentials.client_id,
-                    user,
-                    secret_hash: credentials.secret_hash(),
-                    created_at: now,
-                    revoked_at: None,
-                })
-                .await?;
-                let mut event = portal.audit_event(
-                    Some(self.org()),
-                    AuditActor::User { id: actor.user },
-                    actor.channel,
-                    AuditEventName::AuthnTokenCreated,
-                    target("api_client", credentials.client_id)?,
-                    Outcome::Success,
-                )?;
-                event.changed_fields = fields(&["client_id", "secret"])?;
-                portal.audit(tx.as_mut(), event).await?;
-                tx.commit().await?;
-                Ok(ApiClientSecret::of(&credentials))
+        self.retry(|| async {
+            let mut tx = portal.store().begin(self.org()).await?;
+            let (_, actor) = self.authorize(tx.as_mut(), Action::CreateApiClient).await?;
+            let target_user = tx.user(user).await?.ok_or(Error::NotFound)?;
+            if target_user.value.role != Role::ApiUser {
+                return Err(Error::NotFound.into());
+            }
+            if target_user.value.status == UserStatus::Invited {
+                let mut record = target_user.value.clone();
+                record.status = UserStatus::Active;
+                tx.update_user(record, target_user.version).await?;
+            }
+            tx.insert_api_client(ApiClientRecord {
+                id,
+                client_id: credentials.client_id,
+                user,
+                secret_hash: credentials.secret_hash(),
+                created_at: now,
+                revoked_at: None,
             })
-            .await
+            .await?;
+            let mut event = portal.audit_event(
+                Some(self.org()),
+                AuditActor::User { id: actor.user },
+                actor.channel,
+                AuditEventName::AuthnTokenCreated,
+                target("api_client", credentials.client_id)?,
+                Outcome::Success,
+            )?;
+            event.changed_fields = fields(&["client_id", "secret"])?;
+            portal.audit(tx.as_mut(), event).await?;
+            tx.commit().await?;
+            Ok(ApiClientSecret::of(&credentials))
+        })
+        .await
     }
 }
 

@@ -384,3 +384,36 @@ async fn usr_5_demoted_admin_loses_rights_in_open_session() {
         .unwrap_err();
     denied(&err, ReasonCode::RoleLacksPermission);
 }
+
+#[tokio::test]
+async fn aud_1_a_denied_attempt_is_audited_in_its_own_transaction() {
+    use selfcare::core::audit::{AuditActor, AuditEventName, Outcome};
+    let w = world();
+    let ada = owner(&w).await;
+    let (grace, user) = member(&w, &ada, "grace@acme.example", Role::User).await;
+    let before = {
+        let mut tx = w.store.begin(ada.org()).await.unwrap();
+        tx.audit_head().await.unwrap().count
+    };
+    denied(
+        &user
+            .invite_user("x@acme.example", "X", Role::ReadOnly)
+            .await
+            .unwrap_err(),
+        ReasonCode::RoleLacksPermission,
+    );
+    let mut tx = w.store.begin(ada.org()).await.unwrap();
+    let entries = tx
+        .audit_entries(PageRequest::first(500))
+        .await
+        .unwrap()
+        .items;
+    let added: Vec<_> = entries.iter().filter(|e| e.seq >= before).collect();
+    // Nothing of the refused change, exactly one denial naming who and why.
+    assert_eq!(added.len(), 1, "{added:?}");
+    let denial = &added[0].event;
+    assert_eq!(denial.event, AuditEventName::AuthzFail);
+    assert_eq!(denial.outcome, Outcome::Denied);
+    assert_eq!(denial.reason, Some(ReasonCode::RoleLacksPermission));
+    assert_eq!(denial.actor, AuditActor::User { id: grace });
+}
