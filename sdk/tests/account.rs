@@ -17,10 +17,9 @@ use selfcare::core::customer::{
     AdditionalEmail, CustomerUpdate, EmailCategory, Limit, NewCustomer, NewCustomerKind,
 };
 use selfcare::core::ids::{OrgId, UserId};
-use selfcare::core::password::{Password, PasswordParams, check_new_password, hash_password};
+use selfcare::core::password::Password;
 use selfcare::core::roles::Role;
 use selfcare::storage::PageRequest;
-use selfcare::storage::accounts::{UserRecord, UserStatus};
 use selfcare::{Error, LoginOutcome, Registered, Session};
 
 async fn login(w: &World, email: &str) -> Session {
@@ -49,29 +48,7 @@ async fn owner(w: &World, owner_email: &str) -> (Registered, Session) {
 /// Puts a second, active user with `role` into `org` directly through the store and logs them
 /// in.
 async fn member(w: &World, org: OrgId, email: &str, role: Role) -> (UserId, Session) {
-    let normalized = check_new_password(&Password::new(PASSWORD), false, &[]).unwrap();
-    let hash = hash_password(&normalized, &[9u8; 16], &PasswordParams::testing()).unwrap();
-    let now = time::macros::datetime!(2026-11-23 10:00 UTC);
-    // Distinct per test e-mail: its first ten bytes.
-    let mut random = [0u8; 10];
-    for (slot, byte) in random.iter_mut().zip(email.bytes()) {
-        *slot = byte;
-    }
-    let id = UserId::new(now, random);
-    let mut tx = w.store.begin(org).await.unwrap();
-    tx.insert_user(UserRecord {
-        id,
-        email: Email::parse(email).unwrap(),
-        name: "Second User".into(),
-        role,
-        status: UserStatus::Active,
-        password_hash: Some(hash),
-        pending_email: None,
-        created_at: now,
-    })
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let id = common::insert_member(w.store.as_ref(), org, email, role).await;
     (id, login(w, email).await)
 }
 

@@ -12,14 +12,11 @@ use selfcare::addresses::AddressBookView;
 use selfcare::core::ReasonCode;
 use selfcare::core::address::{AddressInput, AddressKind, AddressUsage};
 use selfcare::core::audit::AuditEventName;
-use selfcare::core::contact::Email;
-use selfcare::core::ids::{AddressId, OrgId, UserId};
-use selfcare::core::password::{Password, PasswordParams, check_new_password, hash_password};
+use selfcare::core::ids::{AddressId, OrgId};
+use selfcare::core::password::Password;
 use selfcare::core::roles::Role;
 use selfcare::storage::PageRequest;
-use selfcare::storage::accounts::{UserRecord, UserStatus};
 use selfcare::{Error, LoginOutcome, Session};
-use time::macros::datetime;
 
 async fn login(w: &World, email: &str) -> Session {
     match w
@@ -427,22 +424,7 @@ async fn usr_4_read_only_user_cannot_add_addresses() {
         .await
         .unwrap();
 
-    let password = check_new_password(&Password::new(PASSWORD), false, &[]).unwrap();
-    let hash = hash_password(&password, &[3; 16], &PasswordParams::testing()).unwrap();
-    let mut tx = w.store.begin(org).await.unwrap();
-    tx.insert_user(UserRecord {
-        id: UserId::new(datetime!(2026-11-23 10:00 UTC), [9; 10]),
-        email: Email::parse("reader@acme.example").unwrap(),
-        name: "Rita Reader".into(),
-        role: Role::ReadOnly,
-        status: UserStatus::Active,
-        password_hash: Some(hash),
-        pending_email: None,
-        created_at: datetime!(2026-11-23 10:00 UTC),
-    })
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    common::insert_member(w.store.as_ref(), org, "reader@acme.example", Role::ReadOnly).await;
     let reader = login(&w, "reader@acme.example").await;
 
     let err = reader

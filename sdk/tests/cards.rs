@@ -17,19 +17,18 @@ use selfcare::core::ReasonCode;
 use selfcare::core::address::{AddressInput, PostalAddress};
 use selfcare::core::catalogue::{Catalogue, Seller, Sku};
 use selfcare::core::contact::{Country, Email};
-use selfcare::core::ids::{CardId, OrderId, OrgId, PlanId, SimId, UserId};
+use selfcare::core::ids::{CardId, OrderId, OrgId, PlanId, SimId};
 use selfcare::core::numbers::{Iccid, Msisdn};
 use selfcare::core::orders::{
     NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
 };
-use selfcare::core::password::{Password, PasswordParams, check_new_password, hash_password};
+use selfcare::core::password::{Password, PasswordParams};
 use selfcare::core::payment::{AutoTopUpTarget, CardDeletionConsequence};
 use selfcare::core::plans::Plan;
 use selfcare::core::roles::Role;
 use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
 use selfcare::dev::{DevHandles, DevVerifier};
 use selfcare::storage::PageRequest;
-use selfcare::storage::accounts::{UserRecord, UserStatus};
 use selfcare::storage::ports::{Clock, ManualClock};
 use selfcare::storage::{MemoryStore, Store};
 use selfcare::{Error, LoginOutcome, Portal, PortalConfig, Ports, Session};
@@ -95,23 +94,7 @@ async fn owner(w: &World, email: &str) -> (OrgId, Session) {
 
 /// A user of `org` with `role`, logged in.
 async fn member(w: &World, org: OrgId, email: &str, role: Role) -> Session {
-    let now = w.clock.now();
-    let normalized = check_new_password(&Password::new(PASSWORD), false, &[]).unwrap();
-    let hash = hash_password(&normalized, &[5; 16], &PasswordParams::testing()).unwrap();
-    let mut tx = w.store.begin(org).await.unwrap();
-    tx.insert_user(UserRecord {
-        id: UserId::new(now, [email.len() as u8; 10]),
-        email: Email::parse(email).unwrap(),
-        name: "Team Member".into(),
-        role,
-        status: UserStatus::Active,
-        password_hash: Some(hash),
-        pending_email: None,
-        created_at: now,
-    })
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    common::insert_member(w.store.as_ref(), org, email, role).await;
     login(w, email).await
 }
 

@@ -7,15 +7,13 @@ mod common;
 
 use common::{PASSWORD, World, business, ctx, world};
 use selfcare::core::ReasonCode;
-use selfcare::core::contact::Email;
-use selfcare::core::ids::{OrgId, PlanId, TicketId, TicketMessageId, UserId};
-use selfcare::core::password::{Password, PasswordParams, check_new_password, hash_password};
+use selfcare::core::ids::{OrgId, PlanId, TicketId, TicketMessageId};
+use selfcare::core::password::Password;
 use selfcare::core::roles::{Department, Role};
 use selfcare::core::tickets::{
     NewTicket, TicketAuthor, TicketMessage, TicketReference, TicketStatus,
 };
 use selfcare::storage::PageRequest;
-use selfcare::storage::accounts::{UserRecord, UserStatus};
 use selfcare::storage::ports::Clock;
 use selfcare::storage::tickets::TicketMessageRecord;
 use selfcare::tickets::TicketMessageAuthor;
@@ -46,23 +44,7 @@ async fn owner(w: &World, email: &str) -> Session {
 
 /// Puts a user of `role` into `org` directly through the store and logs them in.
 async fn member(w: &World, org: OrgId, email: &str, role: Role) -> Session {
-    let now = w.clock.now();
-    let normalized = check_new_password(&Password::new(PASSWORD), false, &[]).unwrap();
-    let hash = hash_password(&normalized, &[5; 16], &PasswordParams::testing()).unwrap();
-    let mut tx = w.store.begin(org).await.unwrap();
-    tx.insert_user(UserRecord {
-        id: UserId::new(now, [email.len() as u8; 10]),
-        email: Email::parse(email).unwrap(),
-        name: "Team Member".into(),
-        role,
-        status: UserStatus::Active,
-        password_hash: Some(hash),
-        pending_email: None,
-        created_at: now,
-    })
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    common::insert_member(w.store.as_ref(), org, email, role).await;
     login(w, email).await
 }
 

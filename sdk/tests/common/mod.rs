@@ -134,3 +134,38 @@ pub fn business(email: &str) -> (NewCustomer, NewOwner) {
         },
     )
 }
+
+/// Puts an active user with `role` and the test [`PASSWORD`] into `org` directly through the
+/// store (as provider tooling would) and returns its id, distinct per e-mail address.
+pub async fn insert_member(
+    store: &dyn Store,
+    org: selfcare::core::ids::OrgId,
+    email: &str,
+    role: selfcare::core::roles::Role,
+) -> selfcare::core::ids::UserId {
+    use selfcare::core::password::{check_new_password, hash_password};
+    use selfcare::storage::accounts::{UserRecord, UserStatus};
+    let normalized = check_new_password(&Password::new(PASSWORD), false, &[]).unwrap();
+    let hash = hash_password(&normalized, &[5; 16], &PasswordParams::testing()).unwrap();
+    let now = datetime!(2026-11-23 10:00 UTC);
+    let mut random = [0u8; 10];
+    for (slot, byte) in random.iter_mut().zip(email.bytes()) {
+        *slot = byte;
+    }
+    let id = selfcare::core::ids::UserId::new(now, random);
+    let mut tx = store.begin(org).await.unwrap();
+    tx.insert_user(UserRecord {
+        id,
+        email: selfcare::core::contact::Email::parse(email).unwrap(),
+        name: "Team Member".into(),
+        role,
+        status: UserStatus::Active,
+        password_hash: Some(hash),
+        pending_email: None,
+        created_at: now,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
