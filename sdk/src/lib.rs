@@ -25,14 +25,20 @@
 pub mod account;
 pub mod addresses;
 pub mod cards;
+pub mod checkout;
 pub mod config;
 pub mod customers;
 pub mod dev;
 pub mod error;
+pub mod orders;
+pub mod plans;
 pub mod portal;
 pub mod ports;
 pub mod profile;
+pub mod second_factor;
 pub mod session;
+pub mod sims;
+pub mod staff;
 pub mod tickets;
 pub mod users;
 
