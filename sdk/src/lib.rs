@@ -31,6 +31,7 @@ pub mod customers;
 pub mod dev;
 pub mod error;
 pub mod orders;
+pub mod permissions;
 pub mod plans;
 pub mod portal;
 pub mod ports;

@@ -6,7 +6,7 @@ use selfcare_core::audit::{AuditActor, AuditEventName, Outcome, PersonalField};
 use selfcare_core::contact::Email;
 use selfcare_core::ids::{OrgId, UserId};
 use selfcare_core::password::Password;
-use selfcare_core::policy::{Action, Actor, decide, decide_login, second_factor_gate};
+use selfcare_core::policy::{Action, Actor, Decision, decide, decide_login, second_factor_gate};
 use selfcare_core::roles::{Channel, Role};
 use selfcare_core::throttle::ThrottleKey;
 use selfcare_core::tokens::{SessionTimes, Token};
@@ -136,6 +136,19 @@ impl Session {
         tx: &mut dyn OrgTransaction,
         action: Action,
     ) -> std::result::Result<(Versioned<UserRecord>, Actor), Attempt> {
+        let (user, actor, decision) = self.decide(tx, action).await?;
+        decision.into_result().map_err(Error::from)?;
+        Ok((user, actor))
+    }
+
+    /// What [`Session::authorize`] would decide for `action`, without failing on a denial: the
+    /// live user, the actor with the role as stored now, and the decision (the second-factor
+    /// gate first, then the permission table).
+    pub(crate) async fn decide(
+        &self,
+        tx: &mut dyn OrgTransaction,
+        action: Action,
+    ) -> std::result::Result<(Versioned<UserRecord>, Actor, Decision), Attempt> {
         let user = self.live_user(tx).await?;
         let actor = Actor {
             org: self.org,
@@ -151,13 +164,13 @@ impl Session {
             .totp(user.value.id)
             .await?
             .is_some_and(|t| t.value.confirmed);
-        second_factor_gate(action, self.channel, requires_second_factor, has_totp)
-            .into_result()
-            .map_err(Error::from)?;
-        decide(&actor, action, self.org)
-            .into_result()
-            .map_err(Error::from)?;
-        Ok((user, actor))
+        let gate = second_factor_gate(action, self.channel, requires_second_factor, has_totp);
+        let decision = if gate.allowed() {
+            decide(&actor, action, self.org)
+        } else {
+            gate
+        };
+        Ok((user, actor, decision))
     }
 
     /// The portal this session belongs to.

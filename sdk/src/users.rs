@@ -18,7 +18,7 @@ use selfcare_core::ids::{ApiClientId, UserId};
 use selfcare_core::notifications::{NotificationKind, Params};
 use selfcare_core::password::{Password, check_new_password};
 use selfcare_core::policy::{
-    Action, Actor, EmailChangeEffect, TargetUser, UserChange, can_grant, decide_on_user,
+    Action, Actor, Decision, EmailChangeEffect, TargetUser, UserChange, can_grant, decide_on_user,
     email_change_effect,
 };
 use selfcare_core::roles::{Channel, Role};
@@ -135,6 +135,19 @@ async fn decide_target(
     target_id: UserId,
     change: UserChange,
 ) -> std::result::Result<Versioned<UserRecord>, Attempt> {
+    let (user, decision) = user_decision(tx, actor, target_id, change).await?;
+    decision.into_result().map_err(Error::from)?;
+    Ok(user)
+}
+
+/// The target user as stored now and what `decide_on_user` says about `change` to it; an
+/// unknown user (or one of another organisation) is `NotFound`.
+pub(crate) async fn user_decision(
+    tx: &mut dyn OrgTransaction,
+    actor: &Actor,
+    target_id: UserId,
+    change: UserChange,
+) -> std::result::Result<(Versioned<UserRecord>, Decision), Attempt> {
     let user = tx.user(target_id).await?.ok_or(Error::NotFound)?;
     let owners = tx.count_users_with_role(Role::Owner).await?;
     let owners = usize::try_from(owners).unwrap_or(usize::MAX);
@@ -143,10 +156,8 @@ async fn decide_target(
         id: user.value.id,
         role: user.value.role,
     };
-    decide_on_user(actor, &target_user, change, owners)
-        .into_result()
-        .map_err(Error::from)?;
-    Ok(user)
+    let decision = decide_on_user(actor, &target_user, change, owners);
+    Ok((user, decision))
 }
 
 /// The organisation's language for notifications.
