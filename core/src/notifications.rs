@@ -25,8 +25,11 @@
 //! ```
 
 mod de;
+mod delivery;
 mod en;
 mod he;
+
+pub use delivery::{AfterFailure, DeliveryPolicy};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

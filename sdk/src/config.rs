@@ -3,13 +3,13 @@
 use selfcare_core::audit::HostKey;
 use selfcare_core::catalogue::{Catalogue, Seller};
 use selfcare_core::customer::VolumeLimitSteps;
-use selfcare_core::notifications::TextOverrides;
+use selfcare_core::notifications::{DeliveryPolicy, TextOverrides};
 use selfcare_core::orders::InvoiceNumbering;
 use selfcare_core::password::PasswordParams;
 use selfcare_core::quota::{DEFAULT_THRESHOLDS, Percent};
 use selfcare_core::throttle::ThrottlePolicy;
 use selfcare_core::tokens::TokenLifetimes;
-use time::UtcOffset;
+use time::{Duration, UtcOffset};
 
 use crate::error::{Error, Result};
 
@@ -44,6 +44,12 @@ pub struct PortalConfig {
     pub texts: TextOverrides,
     /// The issuer shown in authenticator apps (AUTH-6). Default: the seller's name.
     pub totp_issuer: String,
+    /// Outbox delivery: lease 5 min, 8 attempts, retry after 30 s doubling to at most 6 h, 100
+    /// messages per dispatch run.
+    pub delivery: DeliveryPolicy,
+    /// How long a SIM swap may wait for the network before `run_maintenance` gives it up and
+    /// keeps the old SIM (PLAN-2). Default: 1 hour.
+    pub provisioning_timeout: Duration,
     host_key: HostKey,
 }
 
@@ -67,6 +73,8 @@ impl PortalConfig {
             throttle: ThrottlePolicy::default(),
             password_params: PasswordParams::owasp(),
             texts: TextOverrides::default(),
+            delivery: DeliveryPolicy::default(),
+            provisioning_timeout: Duration::hours(1),
             host_key,
         })
     }
@@ -86,6 +94,8 @@ impl std::fmt::Debug for PortalConfig {
             .field("volume_thresholds", &self.volume_thresholds)
             .field("token_lifetimes", &self.token_lifetimes)
             .field("password_params", &self.password_params)
+            .field("delivery", &self.delivery)
+            .field("provisioning_timeout", &self.provisioning_timeout)
             .field("host_key", &"***")
             .finish_non_exhaustive()
     }

@@ -30,6 +30,7 @@ pub mod config;
 pub mod customers;
 pub mod dev;
 pub mod error;
+pub mod notifications;
 pub mod orders;
 pub mod permissions;
 pub mod plans;

@@ -166,6 +166,10 @@ impl Portal {
         self.inner.store.as_ref()
     }
 
+    pub(crate) fn ports(&self) -> &Ports {
+        &self.inner.ports
+    }
+
     pub(crate) fn now(&self) -> OffsetDateTime {
         self.inner.ports.clock.now()
     }
