@@ -24,6 +24,7 @@
 
 pub mod account;
 pub mod addresses;
+pub mod audit;
 pub mod cards;
 pub mod checkout;
 pub mod config;
