@@ -31,6 +31,7 @@ pub mod config;
 pub mod customers;
 pub mod dev;
 pub mod error;
+pub mod maintenance;
 pub mod notifications;
 pub mod orders;
 pub mod permissions;
