@@ -85,8 +85,12 @@ pub struct World {
 }
 
 pub fn world() -> World {
+    world_on(Arc::new(MemoryStore::new()))
+}
+
+/// A portal like [`world`]'s over `store`.
+pub fn world_on(store: Arc<dyn Store>) -> World {
     let clock = ManualClock::new(datetime!(2026-11-23 10:00 UTC));
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let ports = Ports::new(
         Arc::new(Unreachable),
         Arc::new(Unreachable),
@@ -168,4 +172,14 @@ pub async fn insert_member(
     .unwrap();
     tx.commit().await.unwrap();
     id
+}
+
+/// The store the store-independent suites run on, chosen by `SELFCARE_TEST_STORE`: `memory`
+/// (the default). Store crates add their own values behind their cargo features, so the same
+/// tests run on every store without a store crate depending on the sdk.
+pub fn test_store() -> Arc<dyn Store> {
+    match std::env::var("SELFCARE_TEST_STORE").as_deref() {
+        Err(_) | Ok("") | Ok("memory") => Arc::new(MemoryStore::new()),
+        Ok(other) => panic!("SELFCARE_TEST_STORE={other}: no such store in this build"),
+    }
 }
