@@ -148,7 +148,9 @@ impl Session {
         self.retry(|| async {
             let mut tx = portal.store().begin(self.org()).await?;
             let (_, actor) = self.authorize(tx.as_mut(), Action::CancelOrder).await?;
-            let (_, id) = found.filter(|(org, _)| *org == self.org()).ok_or(Error::NotFound)?;
+            let (_, id) = found
+                .filter(|(org, _)| *org == self.org())
+                .ok_or(Error::NotFound)?;
             let stored = tx.order(id).await?.ok_or(Error::NotFound)?;
             let mut order = stored.value;
             order.set_status(OrderStatus::Cancelled)?;
