@@ -270,7 +270,7 @@ async fn insert_documents(w: &World, order: &Order) -> (Invoice, DocumentId) {
         order: order.id,
         number: InvoiceNumbering::default().format(2026, 42).unwrap(),
         issued_on: date!(2026 - 11 - 23),
-        amounts: order.priced.totals.clone(),
+        amounts: order.priced.totals,
         language: Language::German,
         file: DocumentFile::pdf(&invoice_bytes).unwrap(),
     })
@@ -283,7 +283,7 @@ async fn insert_documents(w: &World, order: &Order) -> (Invoice, DocumentId) {
             kind: DocumentKind::CreditNote,
             number: InvoiceNumber::parse("CN-2026-000001").unwrap(),
             issued_on: date!(2026 - 11 - 24),
-            amounts: Some(order.priced.totals.clone()),
+            amounts: Some(order.priced.totals),
             language: Language::German,
             file: DocumentFile::pdf(&credit_bytes).unwrap(),
             note: "Refund of the order".into(),
