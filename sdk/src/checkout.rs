@@ -18,11 +18,11 @@
 //!    intent's success with the order as its result, the order message (outbox) and the audit
 //!    entry.
 //!
-//! The engine ([`run`]) takes no session: what it needs comes as parameters and a
-//! [`CheckoutRequest`] (permission check + preparation), so an automatic top-up (key
+//! The engine (`run`) takes no session: what it needs comes as parameters and a
+//! `CheckoutRequest` (permission check + preparation), so an automatic top-up (key
 //! `auto:{sim}:{generation}`, merchant-initiated) runs through it too.
 //!
-//! [`settle_payment_intents`] (for `run_maintenance`) asks the gateway again with the same key
+//! [`Portal::settle_payment_intents`] (for `run_maintenance`) asks the gateway again with the same key
 //! for every intent left pending, and completes the order from the intent's stored
 //! preparation; only when step 3 is refused for good (a SIM removed meanwhile, an order
 //! number taken) is the charge refunded. An intent is completed or refunded, never both,
@@ -113,7 +113,7 @@ struct TopUpRequest<'a> {
     payment: Payment,
 }
 
-/// What maintenance did with the intents it found due ([`settle_payment_intents`]).
+/// What maintenance did with the intents it found due ([`Portal::settle_payment_intents`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SettleReport {
     /// Charged (or on invoice) and the order written now.
@@ -445,16 +445,20 @@ async fn release(
     version: Version,
 ) -> std::result::Result<(), Attempt> {
     let mut tx = portal.store().begin(org).await?;
-    if let Some(Versioned {
+    let Some(Versioned {
         mut value,
         version: now_at,
     }) = tx.payment_intent(key).await?
-    {
-        if now_at == version && value.state == PaymentIntentState::Pending {
-            value.leased_at = value.leased_at - LEASE;
-            tx.update_payment_intent(value, version).await?;
-            tx.commit().await?;
-        }
+    else {
+        return Ok(());
+    };
+    if now_at == version && value.state == PaymentIntentState::Pending {
+        value.leased_at = value
+            .leased_at
+            .checked_sub(LEASE)
+            .unwrap_or(value.leased_at);
+        tx.update_payment_intent(value, version).await?;
+        tx.commit().await?;
     }
     Ok(())
 }
@@ -585,8 +589,14 @@ pub(crate) async fn settle_payment_intents(
 ) -> Result<SettleReport> {
     let mut due = Vec::new();
     for (state, cutoff) in [
-        (PaymentIntentState::Pending, now - LEASE),
-        (PaymentIntentState::ActionRequired, now - ACTION_WINDOW),
+        (
+            PaymentIntentState::Pending,
+            now.checked_sub(LEASE).unwrap_or(now),
+        ),
+        (
+            PaymentIntentState::ActionRequired,
+            now.checked_sub(ACTION_WINDOW).unwrap_or(now),
+        ),
     ] {
         let mut request = PageRequest::first(100);
         loop {
