@@ -114,7 +114,7 @@ struct TopUpRequest<'a> {
 }
 
 /// What maintenance did with the intents it found due ([`Portal::settle_payment_intents`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SettleReport {
     /// Charged (or on invoice) and the order written now.
     pub completed: u32,

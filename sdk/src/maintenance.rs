@@ -10,6 +10,7 @@ use selfcare_storage::page::{Page, PageRequest};
 use selfcare_storage::tickets::DueTicket;
 use time::{Duration, OffsetDateTime};
 
+use crate::checkout::{SettleReport, settle_payment_intents};
 use crate::error::Result;
 use crate::portal::{Portal, target};
 
@@ -21,10 +22,8 @@ const BATCH: u32 = 200;
 /// What one maintenance run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MaintenanceReport {
-    /// Payment intents left pending by a crash that were completed into their order (ORD-5).
-    pub intents_completed: u32,
-    /// Payment intents left pending whose charge was refunded or that never charged (ORD-5).
-    pub intents_released: u32,
+    /// Payment intents left pending by a crash or an unanswered gateway, settled (ORD-5).
+    pub intents: SettleReport,
     /// SIM swaps given up after the provisioning timeout (PLAN-2).
     pub swaps_timed_out: u32,
     /// Tickets closed 14 days after their resolution (TKT-1).
@@ -50,7 +49,10 @@ impl Portal {
     /// `Unavailable` when the store cannot answer; a step that fails for one item leaves that
     /// item for the next run and goes on with the others.
     pub async fn run_maintenance(&self, now: OffsetDateTime) -> Result<MaintenanceReport> {
-        let mut report = MaintenanceReport::default();
+        let mut report = MaintenanceReport {
+            intents: settle_payment_intents(self, now).await?,
+            ..MaintenanceReport::default()
+        };
         self.close_resolved_tickets(now, &mut report).await?;
         self.purge_expired(now, &mut report).await?;
         Ok(report)
