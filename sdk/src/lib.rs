@@ -44,6 +44,7 @@ pub mod session;
 pub mod sims;
 pub mod staff;
 pub mod tickets;
+pub mod usage;
 pub mod users;
 
 pub use config::PortalConfig;
