@@ -123,7 +123,10 @@ enum Settlement {
     /// The network reported failure (`tell`: send the customer the failure notice).
     Failed { tell: bool },
     /// Nobody answered within `timeout` (run_maintenance at `now`).
-    TimedOut { now: OffsetDateTime, timeout: Duration },
+    TimedOut {
+        now: OffsetDateTime,
+        timeout: Duration,
+    },
 }
 
 fn today(portal: &Portal) -> Date {
@@ -507,7 +510,9 @@ impl Session {
                     .await
             }
             // Swaps have their own path; APN settings go through the outbox.
-            ProvisioningKind::SimSwap { .. } | ProvisioningKind::Apn => return Err(Error::Internal),
+            ProvisioningKind::SimSwap { .. } | ProvisioningKind::Apn => {
+                return Err(Error::Internal);
+            }
         };
         self.after_network(plan, id, answer).await.map(Some)
     }
@@ -655,7 +660,12 @@ impl Portal {
             let mut progressed = false;
             for (org, id, _) in due {
                 let settled = self
-                    .settle(org, id, Settlement::TimedOut { now, timeout }, Channel::System)
+                    .settle(
+                        org,
+                        id,
+                        Settlement::TimedOut { now, timeout },
+                        Channel::System,
+                    )
                     .await?;
                 if settled == Completion::Applied {
                     done += 1;
@@ -747,7 +757,11 @@ impl Portal {
                 ProvisioningKind::CallForwarding { to } => {
                     match (succeeded, to.as_ref()) {
                         (true, Some(to)) => {
-                            plan.set_call_forwarding(to.e164())?;
+                            // The plan's numbers cannot change meanwhile, but should the rule
+                            // refuse now, the completion is recorded as failed, not applied.
+                            if plan.set_call_forwarding(to.e164()).is_err() {
+                                request.state = ProvisioningState::Failed;
+                            }
                         }
                         (true, None) => {
                             plan.reset_call_forwarding();
@@ -786,7 +800,7 @@ impl Portal {
                 self.notify(tx.as_mut(), kind, to, language, &params)
                     .await?;
             }
-            let mut audit = self.audit_event(
+            let audit = self.audit_event(
                 Some(org),
                 AuditActor::System,
                 channel,
@@ -798,7 +812,6 @@ impl Portal {
                     Outcome::Failure
                 },
             )?;
-            audit.note = None;
             self.audit(tx.as_mut(), audit).await?;
             tx.commit().await?;
             Ok(Completion::Applied)

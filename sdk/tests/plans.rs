@@ -156,7 +156,10 @@ async fn plan_of(w: &World, org: OrgId, n: u8, start: Date, end: Date) -> (PlanI
 
 fn sim_row(order: OrderId, plan: PlanId, series: u8, n: u8) -> Sim {
     Sim {
-        id: SimId::new(datetime!(2026-11-23 10:00 UTC), [series, n, 9, 9, 9, 9, 9, 9, 9, 9]),
+        id: SimId::new(
+            datetime!(2026-11-23 10:00 UTC),
+            [series, n, 9, 9, 9, 9, 9, 9, 9, 9],
+        ),
         iccid: iccid(series, n),
         imsi: None,
         msisdn: None,
@@ -246,7 +249,11 @@ async fn plan_1_dates_end_after_start_no_date_before_today_started_start_cannot_
 
     // Today itself is allowed as a new start.
     let moved = ada
-        .change_plan_dates(plan, Some(date!(2026 - 11 - 23)), Some(date!(2026 - 12 - 20)))
+        .change_plan_dates(
+            plan,
+            Some(date!(2026 - 11 - 23)),
+            Some(date!(2026 - 12 - 20)),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -271,7 +278,10 @@ async fn plan_1_dates_end_after_start_no_date_before_today_started_start_cannot_
         .await
         .unwrap();
     assert_eq!(end.plan.end(), date!(2026 - 12 - 24));
-    assert_eq!(the_plan(&ada, plan).await.plan.start(), date!(2026 - 11 - 23));
+    assert_eq!(
+        the_plan(&ada, plan).await.plan.start(),
+        date!(2026 - 11 - 23)
+    );
 }
 
 #[tokio::test]
@@ -341,8 +351,15 @@ async fn plan_1_another_organisations_plan_is_not_found_on_every_call() {
     for (name, result) in calls {
         assert!(matches!(result, Err(Error::NotFound)), "{name}: {result:?}");
     }
-    assert!(w.dev.network.requests().is_empty(), "the network was never asked");
-    assert!(outbox_of(&w, NotificationKind::ApnSettings).await.is_empty());
+    assert!(
+        w.dev.network.requests().is_empty(),
+        "the network was never asked"
+    );
+    assert!(
+        outbox_of(&w, NotificationKind::ApnSettings)
+            .await
+            .is_empty()
+    );
     let mut tx = w.store.begin(org_b).await.unwrap();
     let stored = tx.plan(theirs).await.unwrap().unwrap().value;
     assert_eq!(stored.end(), date!(2026 - 12 - 31));
@@ -367,7 +384,12 @@ async fn plan_2_swap_to_a_sim_in_use_is_conflict() {
     for taken in [iccid(2, 0), iccid(3, 0)] {
         let refused = ada.swap_sim(plan, &taken.to_string()).await;
         assert!(
-            matches!(&refused, Err(Error::Conflict { reason: ReasonCode::SimInUse })),
+            matches!(
+                &refused,
+                Err(Error::Conflict {
+                    reason: ReasonCode::SimInUse
+                })
+            ),
             "{taken}: {refused:?}"
         );
     }
@@ -401,17 +423,25 @@ async fn plan_2_completed_swap_moves_the_plan_and_sends_numbers_and_new_sim() {
     let new = spare_sim(&w, org, plan, 1, 1).await;
 
     // Spaces are normalised (SIM-1).
-    let spaced = new.to_string().chars().enumerate().fold(String::new(), |mut s, (i, c)| {
-        if i > 0 && i % 4 == 0 {
-            s.push(' ');
-        }
-        s.push(c);
-        s
-    });
+    let spaced = new
+        .to_string()
+        .chars()
+        .enumerate()
+        .fold(String::new(), |mut s, (i, c)| {
+            if i > 0 && i % 4 == 0 {
+                s.push(' ');
+            }
+            s.push(c);
+            s
+        });
     let started = ada.swap_sim(plan, &spaced).await.unwrap();
     let during = the_plan(&ada, plan).await;
     assert_eq!(during.state, PlanState::Provisioning);
-    assert_eq!(during.plan.sim(), &iccid(1, 0), "the old SIM until the network completes");
+    assert_eq!(
+        during.plan.sim(),
+        &iccid(1, 0),
+        "the old SIM until the network completes"
+    );
     let again = ada.swap_sim(plan, &iccid(7, 7).to_string()).await;
     assert_eq!(reason(again), ReasonCode::ProvisioningInProgress);
     match w.dev.network.requests().as_slice() {
@@ -423,7 +453,11 @@ async fn plan_2_completed_swap_moves_the_plan_and_sends_numbers_and_new_sim() {
         }
         other => panic!("one swap request expected: {other:?}"),
     }
-    assert!(outbox_of(&w, NotificationKind::SimSwapCompleted).await.is_empty());
+    assert!(
+        outbox_of(&w, NotificationKind::SimSwapCompleted)
+            .await
+            .is_empty()
+    );
 
     let done = w
         .portal
@@ -437,7 +471,10 @@ async fn plan_2_completed_swap_moves_the_plan_and_sends_numbers_and_new_sim() {
 
     let sent = outbox_of(&w, NotificationKind::SimSwapCompleted).await;
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].to, vec![Email::parse("billing@acme.example").unwrap()]);
+    assert_eq!(
+        sent[0].to,
+        vec![Email::parse("billing@acme.example").unwrap()]
+    );
     assert!(sent[0].body.contains(number(1).e164()), "{}", sent[0].body);
     assert!(sent[0].body.contains(&new.to_string()), "{}", sent[0].body);
 
@@ -478,7 +515,11 @@ async fn plan_2_failed_swap_keeps_the_old_sim_and_tells_the_customer() {
     let told = outbox_of(&w, NotificationKind::SimSwapFailed).await;
     assert_eq!(told.len(), 1);
     assert!(told[0].body.contains(&new.to_string()), "{}", told[0].body);
-    assert!(outbox_of(&w, NotificationKind::SimSwapCompleted).await.is_empty());
+    assert!(
+        outbox_of(&w, NotificationKind::SimSwapCompleted)
+            .await
+            .is_empty()
+    );
     // A late success does not move the plan any more.
     let late = w
         .portal
@@ -498,7 +539,10 @@ async fn plan_2_unreachable_network_fails_the_swap_and_keeps_the_old_sim() {
     let (plan, _) = plan_of(&w, org, 1, date!(2026 - 11 - 01), date!(2026 - 12 - 31)).await;
     w.dev.network.set_unavailable(true);
     let refused = ada.swap_sim(plan, &iccid(7, 1).to_string()).await;
-    assert!(matches!(refused, Err(Error::Unavailable { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::Unavailable { .. })),
+        "{refused:?}"
+    );
     let after = the_plan(&ada, plan).await;
     assert_eq!(after.plan.sim(), &iccid(1, 0));
     assert_eq!(after.plan.pending_swap(), None);
@@ -526,7 +570,10 @@ async fn plan_2_unanswered_swap_times_out_after_an_hour_keeping_the_old_sim() {
     let after = the_plan(&ada, plan).await;
     assert_eq!(after.plan.sim(), &iccid(1, 0));
     assert_eq!(after.state, PlanState::Active);
-    assert_eq!(outbox_of(&w, NotificationKind::SimSwapFailed).await.len(), 1);
+    assert_eq!(
+        outbox_of(&w, NotificationKind::SimSwapFailed).await.len(),
+        1
+    );
     // Nothing is due twice, and a late completion changes nothing.
     assert_eq!(w.portal.time_out_provisioning(late).await.unwrap(), 0);
     let completion = w
@@ -546,7 +593,10 @@ async fn plan_2_read_only_cannot_swap() {
     common::insert_member(w.store.as_ref(), org, "reader@acme.example", Role::ReadOnly).await;
     let reader = login(&w, "reader@acme.example").await;
     let refused = reader.swap_sim(plan, &iccid(7, 1).to_string()).await;
-    assert!(matches!(refused, Err(Error::PermissionDenied { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::PermissionDenied { .. })),
+        "{refused:?}"
+    );
     assert!(w.dev.network.requests().is_empty());
     // ReadOnly may look at the plan.
     assert_eq!(the_plan(&reader, plan).await.state, PlanState::Active);
@@ -571,7 +621,10 @@ async fn plan_3_voicemail_in_hebrew_applies_when_the_network_completes_it() {
         .unwrap()
         .expect("a change is asked for");
     // Not claimed before the network confirms it.
-    assert_eq!(the_plan(&ada, plan).await.plan.voicemail(), Voicemail::default());
+    assert_eq!(
+        the_plan(&ada, plan).await.plan.voicemail(),
+        Voicemail::default()
+    );
     match w.dev.network.requests().as_slice() {
         [NetworkRequest::Voicemail(r)] => {
             assert_eq!(r.id, started.request);
@@ -609,14 +662,20 @@ async fn plan_3_voicemail_refused_by_the_network_is_not_claimed() {
         .complete_provisioning(started.request, ProvisioningOutcome::Failed)
         .await
         .unwrap();
-    assert_eq!(the_plan(&ada, plan).await.plan.voicemail(), Voicemail::default());
+    assert_eq!(
+        the_plan(&ada, plan).await.plan.voicemail(),
+        Voicemail::default()
+    );
 
     w.dev.network.set_unavailable(true);
     let down = ada
         .set_voicemail(plan, true, VoicemailLanguage::Hebrew)
         .await;
     assert!(matches!(down, Err(Error::Unavailable { .. })), "{down:?}");
-    assert_eq!(the_plan(&ada, plan).await.plan.voicemail(), Voicemail::default());
+    assert_eq!(
+        the_plan(&ada, plan).await.plan.voicemail(),
+        Voicemail::default()
+    );
     // The refused request is settled: nothing is left for the timeout.
     let later = w.clock.advance(Duration::hours(2));
     assert_eq!(w.portal.time_out_provisioning(later).await.unwrap(), 0);
@@ -634,9 +693,16 @@ async fn plan_4_apn_settings_go_to_the_service_contacts_in_their_language() {
     ada.send_apn_settings(plan).await.unwrap();
     let sent = outbox_of(&w, NotificationKind::ApnSettings).await;
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].to, vec![Email::parse("billing@acme.example").unwrap()]);
+    assert_eq!(
+        sent[0].to,
+        vec![Email::parse("billing@acme.example").unwrap()]
+    );
     assert_eq!(sent[0].language, selfcare::core::contact::Language::German);
-    assert!(sent[0].body.contains(selfcare::plans::DEFAULT_APN), "{}", sent[0].body);
+    assert!(
+        sent[0].body.contains(selfcare::plans::DEFAULT_APN),
+        "{}",
+        sent[0].body
+    );
     assert!(sent[0].body.contains(number(1).e164()), "{}", sent[0].body);
 }
 

@@ -152,7 +152,11 @@ async fn sim_2_label_up_to_64_characters_is_kept_longer_is_refused() {
         "{refused:?}"
     );
     let listed = ada.sims(SimFilter::default(), None).await.unwrap();
-    assert_eq!(listed.items[0].label.as_str(), label, "the refused label changed nothing");
+    assert_eq!(
+        listed.items[0].label.as_str(),
+        label,
+        "the refused label changed nothing"
+    );
 }
 
 #[tokio::test]
@@ -176,11 +180,22 @@ async fn sim_2_enable_and_disable_allowed_for_every_role_but_read_only() {
             assert_eq!(off.unwrap().status, SimStatus::Disabled, "{role:?}");
             assert_eq!(on.unwrap().status, SimStatus::Enabled, "{role:?}");
         } else {
-            assert!(matches!(off, Err(Error::PermissionDenied { .. })), "{role:?}: {off:?}");
-            assert!(matches!(on, Err(Error::PermissionDenied { .. })), "{role:?}: {on:?}");
+            assert!(
+                matches!(off, Err(Error::PermissionDenied { .. })),
+                "{role:?}: {off:?}"
+            );
+            assert!(
+                matches!(on, Err(Error::PermissionDenied { .. })),
+                "{role:?}: {on:?}"
+            );
             // It may still look at the SIMs.
             assert_eq!(
-                session.sims(SimFilter::default(), None).await.unwrap().items[0].status,
+                session
+                    .sims(SimFilter::default(), None)
+                    .await
+                    .unwrap()
+                    .items[0]
+                    .status,
                 SimStatus::Enabled
             );
         }
