@@ -58,12 +58,20 @@ pub const SIM_BATCH: usize = 1_000;
 
 impl Portal {
     /// A staff session for `identity`, which the host authenticated (its SSO) and built with
-    /// [`StaffActor::new`] (STF-1). Nothing is checked here: each call checks the staff role.
-    pub fn staff(&self, identity: StaffActor) -> StaffSession {
-        StaffSession {
+    /// [`StaffActor::new`] (STF-1). Each call checks the staff role; here only that the
+    /// identifier can name the actor of audit entries (AUD-1), which accepts fewer characters
+    /// than `StaffActor` does.
+    ///
+    /// # Errors
+    /// `Validation` on `staff_id` when the audit log cannot record the identifier (it allows
+    /// letters, digits and `. _ - : @ +`).
+    pub fn staff(&self, identity: StaffActor) -> Result<StaffSession> {
+        let audit_id = StaffId::parse(identity.staff_id()).map_err(Error::from)?;
+        Ok(StaffSession {
             portal: self.clone(),
             staff: identity,
-        }
+            audit_id,
+        })
     }
 }
 
@@ -72,6 +80,7 @@ impl Portal {
 pub struct StaffSession {
     portal: Portal,
     staff: StaffActor,
+    audit_id: StaffId,
 }
 
 /// One SIM to assign to an order (SIM-1, SIM-2), as the warehouse lists it.
@@ -198,7 +207,7 @@ impl StaffSession {
 
     fn actor(&self) -> Result<AuditActor> {
         Ok(AuditActor::Staff {
-            id: StaffId::parse(self.staff.staff_id()).map_err(Error::from)?,
+            id: self.audit_id.clone(),
         })
     }
 
@@ -1025,7 +1034,7 @@ impl StaffSession {
     /// AUTH-2: staff never set passwords.)
     ///
     /// # Errors
-    /// `PermissionDenied` unless Supervisor, or `last_owner`; `Validation` on `user` when the
+    /// `PermissionDenied` unless Supervisor; `Conflict(last_owner)`; `Validation` on `user` when the
     /// change concerns no Owner (`SetRole` on a non-Owner to a role other than Owner, `Remove`
     /// of a non-Owner); `NotFound`; `Unavailable`.
     pub async fn administer_owner(
@@ -1054,7 +1063,7 @@ impl StaffSession {
                 OwnerChange::Remove => UserChange::Remove,
             };
             if let Some(reason) = last_owner(value.role, user_change, owners) {
-                return Err(Error::from(selfcare_core::Error::denied(reason)).into());
+                return Err(Error::from(selfcare_core::Error::conflict(reason)).into());
             }
             let event = match change {
                 OwnerChange::SetRole(role) => {
@@ -1199,25 +1208,38 @@ async fn trail(tx: &mut dyn OrgTransaction, order: OrderId) -> Step<Option<Docum
             None => break,
         }
     }
+    // The invoice first whatever the listing order (ids made within one millisecond need not
+    // sort by time), then the additional documents as listed.
+    let mut additional = Vec::new();
     let mut trail = None;
     for document in documents {
-        match (document, &mut trail) {
-            (OrderDocument::Invoice(invoice), None) => trail = Some(DocumentTrail::new(invoice)),
-            (OrderDocument::Additional(d), Some(t)) => {
-                t.add(NewDocument {
-                    id: d.id(),
-                    kind: d.kind(),
-                    number: d.number().clone(),
-                    issued_on: d.issued_on(),
-                    amounts: d.amounts().cloned(),
-                    language: d.language(),
-                    file: d.file().clone(),
-                    note: d.note().to_owned(),
-                })?;
+        match document {
+            OrderDocument::Invoice(invoice) if trail.is_none() => {
+                trail = Some(DocumentTrail::new(invoice));
             }
-            // The store lists the invoice first; anything else is not a trail core accepts.
-            _ => return Err(Attempt::Fail(Error::Internal)),
+            OrderDocument::Additional(d) => additional.push(d),
+            // Two invoices for one order: not a trail core accepts.
+            OrderDocument::Invoice(_) => return Err(Attempt::Fail(Error::Internal)),
         }
     }
-    Ok(trail)
+    let Some(mut trail) = trail else {
+        return if additional.is_empty() {
+            Ok(None)
+        } else {
+            Err(Attempt::Fail(Error::Internal))
+        };
+    };
+    for d in additional {
+        trail.add(NewDocument {
+            id: d.id(),
+            kind: d.kind(),
+            number: d.number().clone(),
+            issued_on: d.issued_on(),
+            amounts: d.amounts().cloned(),
+            language: d.language(),
+            file: d.file().clone(),
+            note: d.note().to_owned(),
+        })?;
+    }
+    Ok(Some(trail))
 }
