@@ -722,10 +722,7 @@ impl StaffSession {
                 .into());
             }
             let customer = customer(tx.as_mut()).await?;
-            let amounts = upload
-                .amounts
-                .clone()
-                .unwrap_or_else(|| order.priced.totals.clone());
+            let amounts = upload.amounts.unwrap_or(order.priced.totals);
             let invoice = Invoice::new(NewInvoice {
                 id,
                 order: order_id,
@@ -776,12 +773,12 @@ impl StaffSession {
         order_number: &str,
         upload: &DocumentUpload,
     ) -> Result<selfcare_core::orders::AdditionalDocument> {
-        self.check_then(StaffAction::AddDocument, order_number, upload, None)
+        self.record_document(StaffAction::AddDocument, order_number, upload, None)
             .await
             .map(|(doc, _)| doc)
     }
 
-    async fn check_then(
+    async fn record_document(
         &self,
         action: StaffAction,
         order_number: &str,
@@ -815,7 +812,7 @@ impl StaffSession {
                     kind: upload.kind,
                     number,
                     issued_on: upload.issued_on,
-                    amounts: upload.amounts.clone(),
+                    amounts: upload.amounts,
                     language: customer.language(),
                     file,
                     note: upload.note.clone(),
@@ -870,13 +867,13 @@ impl StaffSession {
             kind: DocumentKind::CreditNote,
             number: input.credit_note_number.clone(),
             issued_on: input.issued_on,
-            amounts: Some(input.amounts.clone()),
+            amounts: Some(input.amounts),
             pdf: input.pdf.clone(),
             note: String::new(),
         };
         let portal = &self.portal;
         // Step 1: everything judged before money moves.
-        let (org, order) = self
+        let (org, key, order, repeated) = self
             .retry(StaffAction::Refund, || async {
                 self.check(StaffAction::Refund, None)?;
                 AuditNote::parse(&input.reason).map_err(Error::from)?;
@@ -900,10 +897,9 @@ impl StaffSession {
                         .into());
                     }
                 }
-                Ok(((org, key), (order, repeated)))
+                Ok((org, key, order, repeated))
             })
             .await?;
-        let ((org, key), (order, repeated)) = (org, order);
         // Step 2: the gateway, outside any transaction, with a key that a retry repeats.
         if !repeated
             && matches!(
@@ -935,7 +931,7 @@ impl StaffSession {
             }
         }
         // Step 3: the credit note, with the reason in the audit log.
-        self.check_then(
+        self.record_document(
             StaffAction::Refund,
             order_number,
             &upload,
@@ -1095,7 +1091,7 @@ fn sim_of_row(row: &SimRow, order: OrderId, id: SimId) -> selfcare_core::Result<
         .imsi
         .as_deref()
         .filter(|s| !s.trim().is_empty())
-        .map(|s| Imsi::parse(s))
+        .map(Imsi::parse)
         .transpose()?;
     let msisdn = row
         .msisdn

@@ -643,7 +643,7 @@ async fn ord_2_billing_attaches_the_invoice_and_a_corrected_invoice_linked_to_it
                 kind: DocumentKind::CorrectedInvoice,
                 number: "INV-1-C".into(),
                 issued_on: date!(2026 - 11 - 24),
-                amounts: Some(invoice.amounts().clone()),
+                amounts: Some(*invoice.amounts()),
                 pdf: b"%PDF-1.7 corrected".to_vec(),
                 note: "Address corrected".into(),
             },
