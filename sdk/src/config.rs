@@ -74,7 +74,7 @@ impl PortalConfig {
             password_params: PasswordParams::owasp(),
             texts: TextOverrides::default(),
             delivery: DeliveryPolicy::default(),
-            provisioning_timeout: Duration::hours(1),
+            provisioning_timeout: selfcare_core::plans::DEFAULT_SWAP_TIMEOUT,
             host_key,
         })
     }

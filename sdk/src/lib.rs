@@ -55,3 +55,4 @@ pub use ports::Ports;
 pub use selfcare_core as core;
 pub use selfcare_storage as storage;
 pub use session::{LoginOutcome, Me, Session};
+pub use staff::StaffSession;

@@ -25,7 +25,7 @@ pub struct MaintenanceReport {
     /// Payment intents left pending by a crash or an unanswered gateway, settled (ORD-5).
     pub intents: SettleReport,
     /// SIM swaps given up after the provisioning timeout (PLAN-2).
-    pub swaps_timed_out: u32,
+    pub swaps_timed_out: usize,
     /// Tickets closed 14 days after their resolution (TKT-1).
     pub tickets_closed: u32,
     /// Expired reset, confirmation, approval and invitation tokens deleted.
@@ -51,6 +51,7 @@ impl Portal {
     pub async fn run_maintenance(&self, now: OffsetDateTime) -> Result<MaintenanceReport> {
         let mut report = MaintenanceReport {
             intents: settle_payment_intents(self, now).await?,
+            swaps_timed_out: self.time_out_provisioning(now).await?,
             ..MaintenanceReport::default()
         };
         self.close_resolved_tickets(now, &mut report).await?;

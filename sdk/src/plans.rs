@@ -42,8 +42,7 @@ use selfcare_core::ids::{OrgId, PlanId, ProvisioningId};
 use selfcare_core::notifications::{NotificationKind, Params};
 use selfcare_core::numbers::Iccid;
 use selfcare_core::plans::{
-    DEFAULT_SWAP_TIMEOUT, Plan, PlanState, PlanUsage, SwapRequest, UsageCounter, Voicemail,
-    VoicemailLanguage,
+    Plan, PlanState, PlanUsage, SwapRequest, UsageCounter, Voicemail, VoicemailLanguage,
 };
 use selfcare_core::policy::{Action, Actor};
 use selfcare_core::quota::VolumeKind;
@@ -66,11 +65,9 @@ pub const DEFAULT_APN: &str = "internet";
 
 /// How long a provisioning request may stay unanswered (PLAN-2: one hour) until
 /// [`crate::PortalConfig`] carries the setting.
-pub(crate) const PROVISIONING_TIMEOUT: Duration = DEFAULT_SWAP_TIMEOUT;
-
 /// The provisioning timeout in force (PLAN-2), for `run_maintenance`.
-pub(crate) fn provisioning_timeout(_portal: &Portal) -> Duration {
-    PROVISIONING_TIMEOUT
+pub(crate) fn provisioning_timeout(portal: &Portal) -> Duration {
+    portal.config().provisioning_timeout
 }
 
 /// A plan as a session sees it.
@@ -643,7 +640,7 @@ impl Portal {
     ///
     /// # Errors
     /// `Unavailable` when the store fails.
-    pub async fn time_out_provisioning(&self, now: OffsetDateTime) -> Result<usize> {
+    pub(crate) async fn time_out_provisioning(&self, now: OffsetDateTime) -> Result<usize> {
         let timeout = provisioning_timeout(self);
         let cutoff = now.checked_sub(timeout).ok_or(Error::Internal)?;
         let mut done = 0;

@@ -560,13 +560,27 @@ async fn plan_2_unanswered_swap_times_out_after_an_hour_keeping_the_old_sim() {
     let started = ada.swap_sim(plan, &iccid(7, 1).to_string()).await.unwrap();
 
     let early = w.clock.advance(Duration::minutes(59));
-    assert_eq!(w.portal.time_out_provisioning(early).await.unwrap(), 0);
+    assert_eq!(
+        w.portal
+            .run_maintenance(early)
+            .await
+            .unwrap()
+            .swaps_timed_out,
+        0
+    );
     // The session idled out meanwhile.
     let ada = login(&w, "ada@acme.example").await;
     assert_eq!(the_plan(&ada, plan).await.state, PlanState::Provisioning);
 
     let late = w.clock.advance(Duration::minutes(1));
-    assert_eq!(w.portal.time_out_provisioning(late).await.unwrap(), 1);
+    assert_eq!(
+        w.portal
+            .run_maintenance(late)
+            .await
+            .unwrap()
+            .swaps_timed_out,
+        1
+    );
     let after = the_plan(&ada, plan).await;
     assert_eq!(after.plan.sim(), &iccid(1, 0));
     assert_eq!(after.state, PlanState::Active);
@@ -575,7 +589,14 @@ async fn plan_2_unanswered_swap_times_out_after_an_hour_keeping_the_old_sim() {
         1
     );
     // Nothing is due twice, and a late completion changes nothing.
-    assert_eq!(w.portal.time_out_provisioning(late).await.unwrap(), 0);
+    assert_eq!(
+        w.portal
+            .run_maintenance(late)
+            .await
+            .unwrap()
+            .swaps_timed_out,
+        0
+    );
     let completion = w
         .portal
         .complete_provisioning(started.request, ProvisioningOutcome::Succeeded)
@@ -678,7 +699,14 @@ async fn plan_3_voicemail_refused_by_the_network_is_not_claimed() {
     );
     // The refused request is settled: nothing is left for the timeout.
     let later = w.clock.advance(Duration::hours(2));
-    assert_eq!(w.portal.time_out_provisioning(later).await.unwrap(), 0);
+    assert_eq!(
+        w.portal
+            .run_maintenance(later)
+            .await
+            .unwrap()
+            .swaps_timed_out,
+        0
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
