@@ -107,8 +107,8 @@ pub enum ProvisioningOutcome {
 pub enum Completion {
     /// The outcome was applied now.
     Applied,
-    /// The request was no longer pending (already completed, failed or timed out), or is not
-    /// known: nothing changed, so a repeated completion is harmless.
+    /// The request was no longer pending (already completed, failed or timed out): nothing
+    /// changed, so a repeated completion is harmless.
     NotPending,
 }
 
@@ -616,15 +616,17 @@ impl Portal {
     /// harmless.
     ///
     /// # Errors
-    /// `Unavailable` when the store fails.
+    /// `NotFound` for a request id no organisation has; `Unavailable` when the store fails.
     pub async fn complete_provisioning(
         &self,
         request: ProvisioningId,
         outcome: ProvisioningOutcome,
     ) -> Result<Completion> {
-        let Some(org) = self.provisioning_org(request).await? else {
-            return Ok(Completion::NotPending);
-        };
+        let (org, _) = self
+            .store()
+            .provisioning_by_id(request)
+            .await?
+            .ok_or(Error::NotFound)?;
         let settlement = match outcome {
             ProvisioningOutcome::Succeeded => Settlement::Succeeded,
             ProvisioningOutcome::Failed => Settlement::Failed { tell: true },
@@ -673,28 +675,6 @@ impl Portal {
                 return Ok(done);
             }
         }
-    }
-
-    /// The organisation of a pending provisioning request.
-    ///
-    /// The store has no global lookup by provisioning id yet, so this searches the pending
-    /// requests through a provider transaction (at most [`MAX_PAGE`] of the oldest); a
-    /// settled or unknown request is `None`.
-    async fn provisioning_org(&self, request: ProvisioningId) -> Result<Option<OrgId>> {
-        let far = self
-            .now()
-            .checked_add(Duration::days(3650))
-            .ok_or(Error::Internal)?;
-        self.retry(|| async {
-            let mut tx = self.store().begin_provider().await?;
-            let pending = tx.pending_provisioning_before(far, MAX_PAGE).await?;
-            tx.commit().await?;
-            Ok(pending
-                .into_iter()
-                .find(|(_, id, _)| *id == request)
-                .map(|(org, _, _)| org))
-        })
-        .await
     }
 
     /// Settles the pending request `id` of `org` in one transaction: plan, request, message and

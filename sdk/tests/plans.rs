@@ -843,3 +843,16 @@ async fn plan_6_call_forwarding_set_and_reset_apply_when_the_network_completes_t
         .unwrap();
     assert_eq!(the_plan(&ada, plan).await.plan.call_forwarding(), None);
 }
+
+#[tokio::test]
+async fn plan_2_a_completion_for_an_unknown_request_is_not_found() {
+    let w = common::world();
+    let unknown =
+        selfcare::core::ids::ProvisioningId::new(datetime!(2026-11-23 10:00 UTC), [0x42; 10]);
+    let err = w
+        .portal
+        .complete_provisioning(unknown, ProvisioningOutcome::Succeeded)
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::NotFound);
+}

@@ -283,4 +283,12 @@ pub trait SimsLookup: Send + Sync {
     /// # Errors
     /// `Unavailable`.
     async fn sim_by_iccid(&self, iccid: &Iccid) -> StoreResult<Option<(OrgId, SimId)>>;
+
+    /// The organisation and plan of the provisioning request `id`, in any organisation and in
+    /// any state, or `None`: the network's completion names only the request
+    /// (`complete_provisioning`). It MUST see only committed requests.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn provisioning_by_id(&self, id: ProvisioningId) -> StoreResult<Option<(OrgId, PlanId)>>;
 }

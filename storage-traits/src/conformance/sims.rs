@@ -33,6 +33,7 @@ crate::conformance_cases! {
     "sims.order_sims_streams_each_once_in_order" => order_sims_streams_each_once_in_order,
     "sims.plans_round_trip_and_versions" => plans_round_trip_and_versions,
     "sims.provisioning_round_trip_and_due" => provisioning_round_trip_and_due,
+    "sims.provisioning_by_id_finds_the_organisation" => provisioning_by_id_finds_the_organisation,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -465,6 +466,48 @@ async fn dropped_transaction_leaves_nothing(store: Arc<dyn Store>) -> Result<(),
     tx.insert_plan(new_plan).await?;
     tx.insert_provisioning(pending).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+async fn provisioning_by_id_finds_the_organisation(store: Arc<dyn Store>) -> Result<(), Failure> {
+    let (a, b) = (org(1), org(2));
+    let (ours, _) = order_with_sims(&store, 1, 1, [0]).await?;
+    let (theirs, _) = order_with_sims(&store, 2, 1, [1]).await?;
+    let (our_plan, their_plan) = (plan(&ours, 3)?, plan(&theirs, 4)?);
+    let (our_request, their_request) = (request(&our_plan, 3, 0), request(&their_plan, 4, 1));
+    for (o, p, r) in [
+        (a, &our_plan, &our_request),
+        (b, &their_plan, &their_request),
+    ] {
+        let mut tx = store.begin(o).await?;
+        tx.insert_plan(p.clone()).await?;
+        tx.insert_provisioning(r.clone()).await?;
+        tx.commit().await?;
+    }
+    // A request that was never committed is not found.
+    let dropped = request(&our_plan, 5, 2);
+    let mut tx = store.begin(a).await?;
+    tx.insert_provisioning(dropped.clone()).await?;
+    drop(tx);
+    for (r, want) in [
+        (&our_request, Some((a, our_plan.id()))),
+        (&their_request, Some((b, their_plan.id()))),
+        (&dropped, None),
+    ] {
+        let got = store.provisioning_by_id(r.id).await?;
+        check!(got == want, "provisioning_by_id({:?}) = {got:?}", r.id);
+    }
+    // Settled requests are still found (a late, repeated completion is answered, not lost).
+    let mut tx = store.begin(a).await?;
+    let mut done = our_request.clone();
+    done.state = ProvisioningState::Completed;
+    tx.update_provisioning(done, Version::FIRST).await?;
+    tx.commit().await?;
+    let got = store.provisioning_by_id(our_request.id).await?;
+    check!(
+        got == Some((a, our_plan.id())),
+        "a completed request: {got:?}"
+    );
     Ok(())
 }
 

@@ -266,4 +266,15 @@ impl SimsLookup for MemoryStore {
     async fn sim_by_iccid(&self, iccid: &Iccid) -> StoreResult<Option<(OrgId, SimId)>> {
         Ok(self.read().await.sims.iccids.get(iccid).copied())
     }
+
+    async fn provisioning_by_id(&self, id: ProvisioningId) -> StoreResult<Option<(OrgId, PlanId)>> {
+        // One table per organisation: a lookup by id alone visits each (fine in memory; SQL
+        // stores index the id).
+        let state = self.read().await;
+        Ok(state
+            .sims
+            .provisioning
+            .iter()
+            .find_map(|(org, rows)| rows.get(&id).map(|r| (*org, r.value.plan))))
+    }
 }
