@@ -254,6 +254,13 @@ impl SimsLookup for Broken {
     async fn sim_by_iccid(&self, iccid: &Iccid) -> StoreResult<Option<(OrgId, SimId)>> {
         self.inner.sim_by_iccid(iccid).await
     }
+
+    async fn provisioning_by_id(
+        &self,
+        id: selfcare_core::ids::ProvisioningId,
+    ) -> StoreResult<Option<(OrgId, selfcare_core::ids::PlanId)>> {
+        self.inner.provisioning_by_id(id).await
+    }
 }
 
 #[async_trait]
