@@ -86,6 +86,13 @@ impl selfcare::storage::sims::SimsLookup for CountingStore {
     async fn sim_by_iccid(&self, iccid: &Iccid) -> StoreResult<Option<(OrgId, SimId)>> {
         self.inner.sim_by_iccid(iccid).await
     }
+
+    async fn provisioning_by_id(
+        &self,
+        id: selfcare::core::ids::ProvisioningId,
+    ) -> StoreResult<Option<(OrgId, selfcare::core::ids::PlanId)>> {
+        self.inner.provisioning_by_id(id).await
+    }
 }
 
 #[async_trait]
