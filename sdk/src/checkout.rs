@@ -738,9 +738,7 @@ async fn settle_one(
                 .await?;
                 return Ok(Settled::Abandoned);
             };
-            let refund_key: GatewayKey =
-                serde_json::from_value(serde_json::Value::String(format!("refund:{gateway_key}")))
-                    .map_err(|_| Error::Internal)?;
+            let refund_key = GatewayKey::refund_of(&gateway_key);
             portal
                 .inner
                 .ports

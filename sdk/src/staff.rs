@@ -921,7 +921,7 @@ impl StaffSession {
                 .ports
                 .gateway
                 .refund(RefundRequest {
-                    key: refund_key(org, &key)?,
+                    key: selfcare_core::orders::GatewayKey::refund(org, &key),
                     charge_id,
                     amount: input.amounts.gross,
                 })
@@ -1125,17 +1125,6 @@ fn in_use(e: selfcare_storage::StoreError) -> Attempt {
         )),
         other => Attempt::from(other),
     }
-}
-
-/// The gateway key of a staff refund: stable for one organisation and idempotency key, so a
-/// retry never refunds twice.
-fn refund_key(org: OrgId, key: &IdempotencyKey) -> Result<selfcare_core::orders::GatewayKey> {
-    use serde::Deserialize;
-    use serde::de::IntoDeserializer;
-    let raw = format!("refund:{org}:{key}");
-    let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
-        raw.as_str().into_deserializer();
-    selfcare_core::orders::GatewayKey::deserialize(de).map_err(|_| Error::Internal)
 }
 
 /// Applies a staff `event` to a ticket through the TKT-1 machine and writes it back.

@@ -100,6 +100,17 @@ impl GatewayKey {
         GatewayKey(format!("auto:{sim}:{generation}"))
     }
 
+    /// `refund:{charge key}`: the refund of a whole charge made with `charge` (the
+    /// settlement of an order that could not be written, ORD-5), the same on every attempt.
+    pub fn refund_of(charge: &GatewayKey) -> Self {
+        GatewayKey(format!("refund:{charge}"))
+    }
+
+    /// `refund:{org}:{key}` for a refund staff make under their own idempotency key (ORD-2).
+    pub fn refund(org: OrgId, key: &IdempotencyKey) -> Self {
+        GatewayKey(format!("refund:{org}:{key}"))
+    }
+
     /// The key.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -323,6 +334,30 @@ impl IntentLease {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ord_5_refund_keys_are_stable_per_charge_and_apart_from_charge_keys() {
+        use time::macros::datetime;
+        let org = OrgId::new(datetime!(2026-01-01 00:00 UTC), [1; 10]);
+        let other = OrgId::new(datetime!(2026-01-01 00:00 UTC), [2; 10]);
+        let key = IdempotencyKey::parse("order-17").unwrap();
+        let charge = GatewayKey::order(org, &key);
+        assert_eq!(
+            GatewayKey::refund_of(&charge),
+            GatewayKey::refund_of(&charge)
+        );
+        assert_ne!(GatewayKey::refund_of(&charge), charge);
+        assert_ne!(
+            GatewayKey::refund(org, &key),
+            GatewayKey::refund(other, &key)
+        );
+        assert_ne!(GatewayKey::refund(org, &key), charge);
+        assert!(
+            GatewayKey::refund_of(&charge)
+                .as_str()
+                .ends_with(charge.as_str())
+        );
+    }
 
     #[test]
     fn ord_5_lease_decision_names_are_the_serde_names() {
