@@ -447,7 +447,13 @@ impl StaffId {
     /// # Errors
     /// [`Error::Validation`] on `staff_id` with `Required`, `TooLong` or `InvalidFormat`.
     pub fn parse(raw: &str) -> Result<Self> {
-        let id = text_field("staff_id", raw, 128, true, false)?;
+        let id = text_field(
+            "staff_id",
+            raw,
+            crate::policy::STAFF_ID_MAX_CHARS,
+            true,
+            false,
+        )?;
         if !id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@' | '+'))

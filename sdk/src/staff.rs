@@ -58,20 +58,14 @@ pub const SIM_BATCH: usize = 1_000;
 
 impl Portal {
     /// A staff session for `identity`, which the host authenticated (its SSO) and built with
-    /// [`StaffActor::new`] (STF-1). Each call checks the staff role; here only that the
-    /// identifier can name the actor of audit entries (AUD-1), which accepts fewer characters
-    /// than `StaffActor` does.
-    ///
-    /// # Errors
-    /// `Validation` on `staff_id` when the audit log cannot record the identifier (it allows
-    /// letters, digits and `. _ - : @ +`).
-    pub fn staff(&self, identity: StaffActor) -> Result<StaffSession> {
-        let audit_id = StaffId::parse(identity.staff_id()).map_err(Error::from)?;
-        Ok(StaffSession {
+    /// [`StaffActor::new`] (STF-1). Each call checks the staff role it needs and writes the
+    /// identity to the audit log (AUD-1).
+    pub fn staff(&self, identity: StaffActor) -> StaffSession {
+        StaffSession {
             portal: self.clone(),
+            audit_id: identity.audit_id().clone(),
             staff: identity,
-            audit_id,
-        })
+        }
     }
 }
 

@@ -3,23 +3,24 @@
 use std::collections::BTreeSet;
 
 use super::Decision;
+use crate::audit::StaffId;
 use crate::error::{Error, ReasonCode, Result, text_field};
 use crate::roles::{Department, StaffRole};
 
-/// The longest staff identifier accepted, in characters.
-pub const STAFF_ID_MAX_CHARS: usize = 200;
+/// The longest staff identifier accepted, in characters (the audit log's [`StaffId`]).
+pub const STAFF_ID_MAX_CHARS: usize = 128;
 
 /// The longest reason for a legal-field change accepted, in characters (ACC-1).
 pub const LEGAL_CHANGE_REASON_MAX_CHARS: usize = 500;
 
 /// A provider staff identity, authenticated by the host (its SSO) and built by it (STF-1).
 ///
-/// Valid by construction: a non-empty identifier without control characters and at least one
-/// staff role. Departments scope the Support role (TKT-2).
+/// Valid by construction: an identifier the audit log can record ([`StaffId`]: letters, digits
+/// and `. _ - : @ +`) and at least one staff role. Departments scope the Support role (TKT-2).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "StaffActorData")]
 pub struct StaffActor {
-    staff_id: String,
+    staff_id: StaffId,
     roles: BTreeSet<StaffRole>,
     departments: BTreeSet<Department>,
 }
@@ -44,14 +45,14 @@ impl StaffActor {
     /// A staff identity with `roles` and the `departments` it serves.
     ///
     /// # Errors
-    /// [`Error::Validation`] on `staff_id` (empty, longer than [`STAFF_ID_MAX_CHARS`], control
-    /// characters) or on `roles` (`required` when empty).
+    /// [`Error::Validation`] on `staff_id` (empty, longer than [`STAFF_ID_MAX_CHARS`], other
+    /// characters than [`StaffId`] allows) or on `roles` (`required` when empty).
     pub fn new(
         staff_id: &str,
         roles: impl IntoIterator<Item = StaffRole>,
         departments: impl IntoIterator<Item = Department>,
     ) -> Result<Self> {
-        let staff_id = text_field("staff_id", staff_id, STAFF_ID_MAX_CHARS, true, false)?;
+        let staff_id = StaffId::parse(staff_id)?;
         let roles: BTreeSet<StaffRole> = roles.into_iter().collect();
         if roles.is_empty() {
             return Err(Error::validation(
@@ -69,6 +70,11 @@ impl StaffActor {
 
     /// The host's identifier of the staff member (written to the audit log).
     pub fn staff_id(&self) -> &str {
+        self.staff_id.as_str()
+    }
+
+    /// The identifier as the audit log records it.
+    pub fn audit_id(&self) -> &StaffId {
         &self.staff_id
     }
 
@@ -409,6 +415,13 @@ mod tests {
         );
         let staff = StaffActor::new(" s-1 ", [Billing, Billing], [Department::General]).unwrap();
         assert_eq!(staff.staff_id(), "s-1");
+        // What the audit log cannot record is refused here, not at the first audit entry.
+        assert_eq!(
+            StaffActor::new("sso|sam", [Support], [])
+                .unwrap_err()
+                .field(),
+            Some("staff_id")
+        );
         assert_eq!(staff.roles().len(), 1);
         let json = serde_json::to_value(&staff).unwrap();
         assert_eq!(
