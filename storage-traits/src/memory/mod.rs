@@ -55,6 +55,7 @@ pub(crate) struct State {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
+    yielding: bool,
 }
 
 impl MemoryStore {
@@ -63,9 +64,44 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// An empty store that suspends once (returns `Pending`, waking itself) before every
+    /// `begin`, `commit` and global lookup, as a networked store would at each round trip.
+    /// Tests of cancel-safety use it: a future dropped after any number of polls stops at
+    /// one of those points.
+    pub fn yielding() -> Self {
+        MemoryStore {
+            yielding: true,
+            ..Self::default()
+        }
+    }
+
     /// Locks the state for a global lookup (read only, released at once).
     pub(crate) async fn read(&self) -> OwnedMutexGuard<State> {
+        suspend(self.yielding).await;
         Arc::clone(&self.state).lock_owned().await
+    }
+}
+
+/// Returns `Pending` once (waking its task at once) when `yielding`, else nothing.
+async fn suspend(yielding: bool) {
+    struct YieldOnce(bool);
+    impl std::future::Future for YieldOnce {
+        type Output = ();
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            if self.0 {
+                std::task::Poll::Ready(())
+            } else {
+                self.0 = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        }
+    }
+    if yielding {
+        YieldOnce(false).await;
     }
 }
 
@@ -130,14 +166,17 @@ pub(crate) struct Inner {
     state: OwnedMutexGuard<State>,
     undo: Vec<Undo>,
     committed: bool,
+    yielding: bool,
 }
 
 impl Inner {
     async fn begin(store: &MemoryStore) -> Self {
+        suspend(store.yielding).await;
         Inner {
             state: Arc::clone(&store.state).lock_owned().await,
             undo: Vec::new(),
             committed: false,
+            yielding: store.yielding,
         }
     }
 
@@ -388,6 +427,7 @@ impl OrgTransaction for MemoryTx {
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        suspend(self.inner.yielding).await;
         self.inner.commit();
         Ok(())
     }
@@ -396,6 +436,7 @@ impl OrgTransaction for MemoryTx {
 #[async_trait]
 impl ProviderTransaction for MemoryProviderTx {
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        suspend(self.inner.yielding).await;
         self.inner.commit();
         Ok(())
     }
