@@ -248,29 +248,34 @@ impl Portal {
         else {
             return (AutoTopUpOutcome::Pending, 0);
         };
-        let reason = match resume(self, &checkout, reserved.version, reserved.prepared.clone())
-            .await
-        {
-            Ok(order) => {
-                return (
-                    AutoTopUpOutcome::Charged {
-                        order_number: order.number,
-                    },
-                    0,
-                );
-            }
-            Err(Error::PaymentDeclined { reason }) => reason,
-            Err(Error::PaymentActionRequired { .. }) => "authentication_required".to_owned(),
-            // Unknown outcome: the intent stays pending under the same key for maintenance.
-            Err(_) => return (AutoTopUpOutcome::Pending, 0),
-        };
+        let reason =
+            match resume(self, &checkout, reserved.version, reserved.prepared.clone()).await {
+                Ok(order) => {
+                    return (
+                        AutoTopUpOutcome::Charged {
+                            order_number: order.number,
+                        },
+                        0,
+                    );
+                }
+                Err(Error::PaymentDeclined { reason }) => reason,
+                Err(Error::PaymentActionRequired { .. }) => "authentication_required".to_owned(),
+                // Unknown outcome: the intent stays pending under the same key for maintenance.
+                Err(_) => return (AutoTopUpOutcome::Pending, 0),
+            };
         let params = reserved.prepared.fulfilment.notice.clone();
         let told = self
             .retry(|| async {
                 let mut tx = self.store().begin(batch.org).await?;
-                let sent =
-                    tell_failure(self, tx.as_mut(), batch, reserved.kind, params.clone(), &reason)
-                        .await?;
+                let sent = tell_failure(
+                    self,
+                    tx.as_mut(),
+                    batch,
+                    reserved.kind,
+                    params.clone(),
+                    &reason,
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(sent)
             })
@@ -278,7 +283,10 @@ impl Portal {
         if told.is_err() {
             tracing::warn!("selfcare: the failure of an automatic top-up was not announced");
         }
-        (AutoTopUpOutcome::Failed { reason }, u32::from(told.unwrap_or(false)))
+        (
+            AutoTopUpOutcome::Failed { reason },
+            u32::from(told.unwrap_or(false)),
+        )
     }
 }
 
@@ -303,8 +311,7 @@ fn auto_checkout<'a>(
     Ok(Checkout {
         org: batch.org,
         key: IdempotencyKey::parse(gateway_key.as_str()).map_err(Error::from)?,
-        fingerprint: RequestFingerprint::of(&(batch.sim, kind, generation))
-            .map_err(Error::from)?,
+        fingerprint: RequestFingerprint::of(&(batch.sim, kind, generation)).map_err(Error::from)?,
         gateway_key,
         request,
     })

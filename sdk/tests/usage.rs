@@ -22,9 +22,7 @@ use selfcare::core::orders::{
 };
 use selfcare::core::password::{Password, PasswordParams};
 use selfcare::core::payment::AutoTopUpTarget;
-use selfcare::core::quota::{
-    MonthlyUsage, Quota, QuotaState, SentMarks, UsageRecord, VolumeKind,
-};
+use selfcare::core::quota::{MonthlyUsage, Quota, QuotaState, SentMarks, UsageRecord, VolumeKind};
 use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
 use selfcare::dev::{DevHandles, DevVerifier, LedgerEntry};
 use selfcare::storage::PageRequest;
@@ -367,7 +365,7 @@ async fn top_2_32_concurrent_duplicate_exhaustion_reports_give_exactly_one_top_u
         .unwrap();
     let batch = vec![
         record(&w, "r-exhaust", &iccid, 50 * MB),
-        record(&w, "r-after", &iccid, 1 * MB),
+        record(&w, "r-after", &iccid, MB),
     ];
 
     let tasks: Vec<_> = (0..32)
@@ -416,7 +414,12 @@ async fn top_2_gateway_failure_leaves_the_top_up_to_maintenance() {
     w.dev.gateway.set_unavailable(true);
     let report = usage(&w, vec![record(&w, "r-1", &iccid, 100 * MB)]).await;
     assert_eq!(report.top_ups[0].outcome, AutoTopUpOutcome::Pending);
-    assert!(orders(&w, org).await.iter().all(|o| o.order_type != OrderType::TopUp));
+    assert!(
+        orders(&w, org)
+            .await
+            .iter()
+            .all(|o| o.order_type != OrderType::TopUp)
+    );
 
     // The intent was recorded with the usage: maintenance charges it under the same key.
     w.dev.gateway.set_unavailable(false);
@@ -430,7 +433,10 @@ async fn top_2_gateway_failure_leaves_the_top_up_to_maintenance() {
         1
     );
     assert_eq!(
-        quota_state(&w, org, sim).await.quota(VolumeKind::Data).generation,
+        quota_state(&w, org, sim)
+            .await
+            .quota(VolumeKind::Data)
+            .generation,
         2
     );
 }
@@ -450,18 +456,29 @@ async fn top_3_thresholds_20_and_0_percent_are_notified_once_per_generation() {
     assert_eq!(r.notices, 1);
     let r = usage(&w, vec![record(&w, "r-2", &iccid, 100 * MB)]).await;
     assert_eq!(r.notices, 0, "20 % is crossed only once");
-    assert_eq!(count_of(&w, NotificationKind::VolumeThresholdReached).await, 1);
+    assert_eq!(
+        count_of(&w, NotificationKind::VolumeThresholdReached).await,
+        1
+    );
     // Exhausted, then beyond.
     usage(&w, vec![record(&w, "r-3", &iccid, 100 * MB)]).await;
     usage(&w, vec![record(&w, "r-4", &iccid, 100 * MB)]).await;
     assert_eq!(count_of(&w, NotificationKind::VolumeExhausted).await, 1);
-    assert_eq!(count_of(&w, NotificationKind::VolumeThresholdReached).await, 1);
+    assert_eq!(
+        count_of(&w, NotificationKind::VolumeThresholdReached).await,
+        1
+    );
     let notice = outbox(&w)
         .await
         .into_iter()
         .find(|m| m.kind == NotificationKind::VolumeThresholdReached)
         .unwrap();
-    assert!(notice.to.iter().any(|e| e.as_str() == "billing@acme.example"));
+    assert!(
+        notice
+            .to
+            .iter()
+            .any(|e| e.as_str() == "billing@acme.example")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,14 +501,22 @@ async fn acc_5_monthly_limit_reached_stops_the_top_up_and_is_notified_once() {
     let report = usage(&w, vec![record(&w, "r-1", &iccid, 1_000 * MB)]).await;
     assert!(report.top_ups.is_empty());
     assert!(charges(&w).is_empty());
-    assert!(orders(&w, org).await.iter().all(|o| o.order_type != OrderType::TopUp));
+    assert!(
+        orders(&w, org)
+            .await
+            .iter()
+            .all(|o| o.order_type != OrderType::TopUp)
+    );
     assert_eq!(count_of(&w, NotificationKind::MonthlyLimitReached).await, 1);
     // More use in the month: still no top-up, no second notice.
     usage(&w, vec![record(&w, "r-2", &iccid, 10 * MB)]).await;
     assert_eq!(count_of(&w, NotificationKind::MonthlyLimitReached).await, 1);
     assert!(charges(&w).is_empty());
     assert_eq!(
-        quota_state(&w, org, sim).await.quota(VolumeKind::Data).generation,
+        quota_state(&w, org, sim)
+            .await
+            .quota(VolumeKind::Data)
+            .generation,
         1
     );
 }
@@ -515,7 +540,12 @@ async fn pay_3_declined_card_tells_the_customer_and_is_not_retried() {
         report.top_ups[0].outcome,
         AutoTopUpOutcome::Failed { .. }
     ));
-    assert!(orders(&w, org).await.iter().all(|o| o.order_type != OrderType::TopUp));
+    assert!(
+        orders(&w, org)
+            .await
+            .iter()
+            .all(|o| o.order_type != OrderType::TopUp)
+    );
     assert_eq!(count_of(&w, NotificationKind::AutoTopUpFailed).await, 1);
     let declined = charges(&w);
     assert_eq!(declined.len(), 1);
@@ -528,7 +558,10 @@ async fn pay_3_declined_card_tells_the_customer_and_is_not_retried() {
     assert_eq!(w.dev.gateway.calls().charge, 1);
     assert_eq!(count_of(&w, NotificationKind::AutoTopUpFailed).await, 1);
     assert_eq!(
-        quota_state(&w, org, sim).await.quota(VolumeKind::Data).generation,
+        quota_state(&w, org, sim)
+            .await
+            .quota(VolumeKind::Data)
+            .generation,
         1
     );
 }
@@ -544,7 +577,10 @@ async fn pay_3_auto_top_up_off_gives_the_exhaustion_notice_only() {
     assert_eq!(count_of(&w, NotificationKind::VolumeExhausted).await, 1);
     assert_eq!(count_of(&w, NotificationKind::AutoTopUpCharged).await, 0);
     assert_eq!(
-        quota_state(&w, org, sim).await.quota(VolumeKind::Data).generation,
+        quota_state(&w, org, sim)
+            .await
+            .quota(VolumeKind::Data)
+            .generation,
         1
     );
 }
