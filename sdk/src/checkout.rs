@@ -151,7 +151,7 @@ pub(crate) struct QuotaTopUp {
 }
 
 /// What step 3 writes, built in step 1 and stored in the intent so maintenance can write it
-/// after a crash. A later automatic top-up adds its own variant of [`FulfilmentKind`].
+/// after a crash.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Fulfilment {
     pub(crate) order: Order,
@@ -159,6 +159,10 @@ pub(crate) struct Fulfilment {
     pub(crate) kind: FulfilmentKind,
     pub(crate) actor: AuditActor,
     pub(crate) channel: Channel,
+    /// The parameters of the [`NotificationKind::AutoTopUpCharged`] message of an automatic
+    /// top-up (TOP-2); `None` for the customer's own purchases (they get the order message).
+    #[serde(default)]
+    pub(crate) notice: Option<Params>,
 }
 
 /// What kind of purchase step 3 records (its audit event).
@@ -167,6 +171,8 @@ pub(crate) struct Fulfilment {
 pub(crate) enum FulfilmentKind {
     Order,
     TopUp,
+    /// An automatic top-up (TOP-2): merchant-initiated, key `auto:{sim}:{generation}`.
+    AutoTopUp,
 }
 
 /// What step 1 prepares for a new key.
@@ -267,6 +273,61 @@ pub(crate) async fn run(portal: &Portal, checkout: &Checkout<'_>) -> Result<Orde
         Step1::Done(order) => return Ok(order),
         Step1::Go { version, prepared } => (version, prepared),
     };
+    resume(portal, checkout, version, prepared).await
+}
+
+/// Step 1 inside the caller's transaction `tx` (of `checkout.org`), for a caller that decides
+/// on the purchase in the same transaction (an automatic top-up, TOP-2): gates, prepares and
+/// records the pending intent with a lease held by this attempt. `None` when the key has an
+/// intent already (nothing is written then). After the commit the caller goes on with
+/// [`resume`]; if it never does, the lease runs out and maintenance settles the intent.
+pub(crate) async fn reserve(
+    portal: &Portal,
+    tx: &mut dyn OrgTransaction,
+    checkout: &Checkout<'_>,
+) -> std::result::Result<Option<(Version, Prepared)>, Attempt> {
+    if tx.payment_intent(&checkout.key).await?.is_some() {
+        return Ok(None);
+    }
+    checkout.request.gate(tx).await?;
+    let prepared = checkout.request.prepare(tx).await?;
+    let version = insert_intent(tx, checkout, &prepared, portal.now()).await?;
+    Ok(Some((version, prepared)))
+}
+
+/// Records a new pending intent under `checkout.key`, leased now, holding `prepared`.
+async fn insert_intent(
+    tx: &mut dyn OrgTransaction,
+    checkout: &Checkout<'_>,
+    prepared: &Prepared,
+    now: OffsetDateTime,
+) -> std::result::Result<Version, Attempt> {
+    let data = IntentData {
+        prepared: prepared.clone(),
+        outcome: None,
+    };
+    Ok(tx
+        .insert_payment_intent(PaymentIntentRecord {
+            id: PaymentIntentId::new(now, random()?),
+            key: checkout.key.clone(),
+            fingerprint: checkout.fingerprint,
+            gateway_key: checkout.gateway_key.clone(),
+            state: PaymentIntentState::Pending,
+            leased_at: now,
+            attempts: 1,
+            created_at: now,
+            result: Some(data.encode()?),
+        })
+        .await?)
+}
+
+/// Steps 2 and 3 for an intent leased at `version` (ORD-5).
+pub(crate) async fn resume(
+    portal: &Portal,
+    checkout: &Checkout<'_>,
+    version: Version,
+    prepared: Prepared,
+) -> Result<Order> {
     let charge_id = match &prepared.charge {
         None => None,
         Some(spec) => {
@@ -342,23 +403,7 @@ async fn step_one(portal: &Portal, checkout: &Checkout<'_>) -> std::result::Resu
     checkout.request.gate(tx.as_mut()).await?;
     let Some(Versioned { value, version }) = tx.payment_intent(&checkout.key).await? else {
         let prepared = checkout.request.prepare(tx.as_mut()).await?;
-        let data = IntentData {
-            prepared: prepared.clone(),
-            outcome: None,
-        };
-        let version = tx
-            .insert_payment_intent(PaymentIntentRecord {
-                id: PaymentIntentId::new(now, random()?),
-                key: checkout.key.clone(),
-                fingerprint: checkout.fingerprint,
-                gateway_key: checkout.gateway_key.clone(),
-                state: PaymentIntentState::Pending,
-                leased_at: now,
-                attempts: 1,
-                created_at: now,
-                result: Some(data.encode()?),
-            })
-            .await?;
+        let version = insert_intent(tx.as_mut(), checkout, &prepared, now).await?;
         tx.commit().await?;
         return Ok(Step1::Go { version, prepared });
     };
@@ -532,12 +577,19 @@ async fn step_three(
     .await?;
     if let Some(customer) = tx.customer().await? {
         let customer = customer.value.customer;
-        let kind = NotificationKind::OrderStatusChanged;
-        let params = Params::new()
-            .with("customer_name", customer.kind().invoice_name().as_str())
-            .with("order_number", f.order.number.to_string())
-            .with("status", f.order.status().as_str())
-            .with("link", format!("orders/{}", f.order.number));
+        // An automatic top-up tells the Invoice recipients what was charged (TOP-2); an
+        // order of the customer's own gets the order message.
+        let (kind, params) = match &f.notice {
+            Some(params) => (NotificationKind::AutoTopUpCharged, params.clone()),
+            None => (
+                NotificationKind::OrderStatusChanged,
+                Params::new()
+                    .with("customer_name", customer.kind().invoice_name().as_str())
+                    .with("order_number", f.order.number.to_string())
+                    .with("status", f.order.status().as_str())
+                    .with("link", format!("orders/{}", f.order.number)),
+            ),
+        };
         portal
             .notify(
                 tx.as_mut(),
@@ -551,6 +603,7 @@ async fn step_three(
     let event_name = match f.kind {
         FulfilmentKind::Order => AuditEventName::OrderPlaced,
         FulfilmentKind::TopUp => AuditEventName::TopUpPurchased,
+        FulfilmentKind::AutoTopUp => AuditEventName::AutoTopUpCharged,
     };
     let event = portal.audit_event(
         Some(org),
@@ -971,6 +1024,7 @@ impl CheckoutRequest for SessionCheckout<'_> {
                 kind,
                 actor: AuditActor::User { id: actor.user },
                 channel: actor.channel,
+                notice: None,
             },
             charge,
         })
