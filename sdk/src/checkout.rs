@@ -1045,7 +1045,7 @@ impl Session {
     /// the same key afterwards); `PermissionDenied` (a User or ReadOnly cannot order, USR-4);
     /// `Unauthenticated`; `Unavailable` (retrying with the same key is safe).
     pub async fn place_order(&self, request: PlaceOrder, idempotency_key: &str) -> Result<Order> {
-        let key = IdempotencyKey::parse(idempotency_key).map_err(Error::from)?;
+        let key = IdempotencyKey::from_customer(idempotency_key).map_err(Error::from)?;
         let fingerprint = RequestFingerprint::of(&request).map_err(Error::from)?;
         let purchase = SessionCheckout {
             session: self,
@@ -1070,7 +1070,7 @@ impl Session {
         payment: Payment,
         idempotency_key: &str,
     ) -> Result<Order> {
-        let key = IdempotencyKey::parse(idempotency_key).map_err(Error::from)?;
+        let key = IdempotencyKey::from_customer(idempotency_key).map_err(Error::from)?;
         let fingerprint = RequestFingerprint::of(&TopUpRequest {
             targets: &targets,
             product: &product,

@@ -310,7 +310,7 @@ fn auto_checkout<'a>(
     let gateway_key = GatewayKey::auto_top_up(batch.sim, generation);
     Ok(Checkout {
         org: batch.org,
-        key: IdempotencyKey::parse(gateway_key.as_str()).map_err(Error::from)?,
+        key: IdempotencyKey::auto_top_up(batch.sim, generation),
         fingerprint: RequestFingerprint::of(&(batch.sim, kind, generation)).map_err(Error::from)?,
         gateway_key,
         request,

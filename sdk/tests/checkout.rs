@@ -771,3 +771,18 @@ async fn top_1_single_sim_top_up_is_charged_to_the_card() {
     assert_eq!(reason(wrong), ReasonCode::NotATopUp);
     assert_eq!(w.charges(), calls);
 }
+
+#[tokio::test]
+async fn top_2_a_customer_key_in_the_automatic_top_up_namespace_is_refused() {
+    let w = world();
+    let (_, ada, card) = shop(&w, "ada@acme.example", "tok_visa").await;
+    let err = ada
+        .place_order(order_request(card, 1), "auto:0193-anything:1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation { field, reason: ReasonCode::InvalidFormat, .. } if field == "idempotency_key"),
+        "{err:?}"
+    );
+    assert_eq!(w.charges(), 0);
+}

@@ -53,11 +53,38 @@ impl IdempotencyKey {
         Ok(IdempotencyKey(raw.to_owned()))
     }
 
+    /// Parses a key a customer sent with an order or a top-up: as [`IdempotencyKey::parse`],
+    /// and not in the provider's own namespace (`auto:`), so no customer key can take the
+    /// place of an automatic top-up's.
+    ///
+    /// # Errors
+    /// As [`IdempotencyKey::parse`]; `InvalidFormat` for a key starting with `auto:`.
+    pub fn from_customer(raw: &str) -> Result<Self> {
+        let key = Self::parse(raw)?;
+        if key.0.starts_with(AUTO_PREFIX) {
+            return Err(Error::validation(
+                "idempotency_key",
+                ReasonCode::InvalidFormat,
+                "may not start with \"auto:\" (reserved for automatic top-ups)",
+            ));
+        }
+        Ok(key)
+    }
+
+    /// The key of the automatic top-up of `sim` after the exhaustion of `generation` (TOP-2):
+    /// the same text as its [`GatewayKey::auto_top_up`].
+    pub fn auto_top_up(sim: SimId, generation: u32) -> Self {
+        IdempotencyKey(GatewayKey::auto_top_up(sim, generation).0)
+    }
+
     /// The key.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
+
+/// The namespace of keys the provider's own processes use.
+const AUTO_PREFIX: &str = "auto:";
 
 impl fmt::Display for IdempotencyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -97,7 +124,7 @@ impl GatewayKey {
     /// generation ([`crate::quota::Quota::generation`]), so the same exhaustion always gives the
     /// same key and the gateway never charges it twice.
     pub fn auto_top_up(sim: SimId, generation: u32) -> Self {
-        GatewayKey(format!("auto:{sim}:{generation}"))
+        GatewayKey(format!("{AUTO_PREFIX}{sim}:{generation}"))
     }
 
     /// `refund:{charge key}`: the refund of a whole charge made with `charge` (the
@@ -334,6 +361,23 @@ impl IntentLease {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_2_customer_keys_cannot_take_an_automatic_top_ups_place() {
+        use time::macros::datetime;
+        let sim = SimId::new(datetime!(2026-01-01 00:00 UTC), [3; 10]);
+        let auto = IdempotencyKey::auto_top_up(sim, 4);
+        assert_eq!(auto.as_str(), GatewayKey::auto_top_up(sim, 4).as_str());
+        assert_eq!(
+            IdempotencyKey::from_customer(auto.as_str())
+                .unwrap_err()
+                .reason(),
+            ReasonCode::InvalidFormat
+        );
+        // Stored keys of either kind read back.
+        assert_eq!(IdempotencyKey::parse(auto.as_str()).unwrap(), auto);
+        assert!(IdempotencyKey::from_customer("order-auto:1").is_ok());
+    }
 
     #[test]
     fn ord_5_refund_keys_are_stable_per_charge_and_apart_from_charge_keys() {
