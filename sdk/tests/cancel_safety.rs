@@ -436,3 +436,81 @@ async fn plan_2_swap_sim_dropped_after_any_number_of_polls_is_consistent_and_a_r
     }
     assert!(drops >= 4, "only {drops} drop points");
 }
+
+/// TOP-2: `record_usage` dropped anywhere applies a record at most once and charges the
+/// automatic top-up at most once; the network's resend of the same records and maintenance
+/// then finish the job: exactly one top-up order, one charge, one new generation.
+#[tokio::test]
+async fn top_2_record_usage_dropped_after_any_number_of_polls_tops_up_exactly_once() {
+    use selfcare::core::orders::{GatewayKey, OrderType};
+    use selfcare::core::payment::AutoTopUpTarget;
+    use selfcare::core::quota::{UsageRecord, VolumeKind};
+    let mut drops = 0;
+    for polls in 0.. {
+        let shop = Shop::open().await;
+        let (_, spare) = shop.plan().await;
+        let iccid = Iccid::parse(&spare).unwrap();
+        // Generation 1: a paid 1 GB top-up; Auto-Top-Up on.
+        shop.owner
+            .top_up(
+                TopUpTarget::Sim(iccid.clone()),
+                Sku::parse("DATA-1GB").unwrap(),
+                Payment::Card(shop.card),
+                "first-volume",
+            )
+            .await
+            .unwrap();
+        let (_, sim) = shop.store.sim_by_iccid(&iccid).await.unwrap().unwrap();
+        shop.owner
+            .set_auto_top_up(AutoTopUpTarget::Sim(sim), true)
+            .await
+            .unwrap();
+        let auto_key = GatewayKey::auto_top_up(sim, 1);
+        let batch = vec![
+            UsageRecord::new("net-1", iccid.clone(), shop.clock.now(), 2_000_000_000, 0).unwrap(),
+        ];
+        let top_ups = || async {
+            let orders = shop.orders().await;
+            orders
+                .iter()
+                .filter(|o| o.order_type == OrderType::TopUp)
+                .count()
+        };
+        let finished = poll_then_drop(shop.portal.record_usage(batch.clone()), polls);
+        let auto_charges = || shop.dev.gateway.successful_charges(&auto_key);
+        if let Some(report) = finished {
+            assert_eq!(report.unwrap().top_ups_charged, 1);
+            assert_eq!((top_ups().await, auto_charges()), (2, 1));
+            break;
+        }
+        drops += 1;
+        assert!(auto_charges() <= 1, "after {polls} polls");
+        if top_ups().await == 2 {
+            assert_eq!(
+                auto_charges(),
+                1,
+                "a top-up without its charge after {polls} polls"
+            );
+        }
+        // The network sends the records again; the dropped attempt's lease runs out and
+        // maintenance settles whatever is left.
+        let resent = shop.portal.record_usage(batch).await.unwrap();
+        assert!(
+            resent.applied + resent.duplicates_ignored == 1,
+            "after {polls} polls: {resent:?}"
+        );
+        shop.clock.advance(Duration::seconds(61));
+        shop.portal.run_maintenance(shop.clock.now()).await.unwrap();
+        assert_eq!(top_ups().await, 2, "after {polls} polls");
+        assert_eq!(
+            (auto_charges(), shop.refunds()),
+            (1, 0),
+            "after {polls} polls"
+        );
+        let mut tx = shop.store.begin(shop.org).await.unwrap();
+        let quota = tx.get_quota(sim).await.unwrap().unwrap().value;
+        assert_eq!(quota.state.last_generation(), 2, "after {polls} polls");
+        assert_eq!(quota.state.quota(VolumeKind::Data).generation, 2);
+    }
+    assert!(drops >= 4, "only {drops} drop points");
+}
