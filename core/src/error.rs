@@ -212,6 +212,8 @@ reason_codes! {
     NotATopUp = "not_a_top_up",
     /// Credit notes would exceed the invoice's gross total (ORD-2).
     CreditExceedsInvoice = "credit_exceeds_invoice",
+    /// A card order has no recorded charge to refund (ORD-2).
+    RefundNeedsCharge = "refund_needs_charge",
     /// A document number or id is already used (ORD-2).
     DuplicateDocument = "duplicate_document",
     /// A document file is not the expected kind (a PDF) (ORD-2).
@@ -515,6 +517,9 @@ impl ReasonCode {
             ReasonCode::NotATopUp => "The product is not a data or SMS top-up.",
             ReasonCode::CreditExceedsInvoice => {
                 "The credit notes would exceed the invoice's gross total."
+            }
+            ReasonCode::RefundNeedsCharge => {
+                "The order was paid by card, but no charge is recorded that could be refunded."
             }
             ReasonCode::DuplicateDocument => "A document with this number or id already exists.",
             ReasonCode::DocumentNotPdf => "The document file is not a PDF.",

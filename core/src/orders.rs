@@ -56,6 +56,10 @@ pub enum OrderPayment {
         brand: String,
         /// Its last four digits, for display.
         last4: String,
+        /// The gateway's id of the charge, for refunds (ORD-2); absent until the charge
+        /// succeeded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        charge_id: Option<String>,
     },
     /// Invoiced; paid by bank transfer.
     OnInvoice,
@@ -385,6 +389,7 @@ mod tests {
                 card: CardId::new(at, [9; 10]),
                 brand: "visa".into(),
                 last4: "4242".into(),
+                charge_id: Some("ch_1".into()),
             },
         });
         o.shipments.push(

@@ -530,7 +530,15 @@ async fn step_three(
         return Ok(replay(IntentData::decode(&value)?.outcome)?);
     }
     let f = &prepared.fulfilment;
-    tx.insert_order(f.order.clone()).await?;
+    // The order keeps the gateway's charge id, so Billing can refund it later (ORD-2).
+    let mut order = f.order.clone();
+    if let OrderPayment::Card {
+        charge_id: slot, ..
+    } = &mut order.payment
+    {
+        slot.clone_from(&charge_id);
+    }
+    tx.insert_order(order.clone()).await?;
     for top_up in &f.top_ups {
         tx.sim(top_up.sim).await?.ok_or(Error::NotFound)?;
         let current = tx.get_quota(top_up.sim).await?;
@@ -564,7 +572,7 @@ async fn step_three(
         }
     }
     let outcome = IntentOutcome::Ordered {
-        order: Box::new(f.order.clone()),
+        order: Box::new(order.clone()),
         charge_id,
     };
     write_outcome(
@@ -615,7 +623,7 @@ async fn step_three(
     )?;
     portal.audit(tx.as_mut(), event).await?;
     tx.commit().await?;
-    Ok(f.order.clone())
+    Ok(order)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -993,6 +1001,7 @@ impl CheckoutRequest for SessionCheckout<'_> {
                         card: id,
                         brand: card.brand().to_string(),
                         last4: card.last4().as_str().to_owned(),
+                        charge_id: None,
                     },
                     Some(card.gateway_token().clone()),
                 )

@@ -157,8 +157,6 @@ pub struct RefundInput {
     pub issued_on: Date,
     /// The credit note's PDF from the billing system.
     pub pdf: Vec<u8>,
-    /// The gateway's charge id, required for an order paid by card.
-    pub charge_id: Option<String>,
 }
 
 /// What staff may do to an Owner (STF-1, USR-3).
@@ -847,9 +845,9 @@ impl StaffSession {
     /// number and amounts returns the first credit note.
     ///
     /// # Errors
-    /// `PermissionDenied`; `Validation` on `reason`, `idempotency_key`, `charge_id`
-    /// (`required` for a card order), the credit note's fields;
-    /// `Conflict(credit_exceeds_invoice)`; `PaymentDeclined` when the gateway refuses;
+    /// `PermissionDenied`; `Validation` on `reason`, `idempotency_key`, the credit note's
+    /// fields; `Conflict(credit_exceeds_invoice)`; `Conflict(refund_needs_charge)` for a card
+    /// order stored without the gateway's charge id; `PaymentDeclined` when the gateway refuses;
     /// `NotFound` (unknown order, no invoice); `Unavailable`.
     pub async fn refund(
         &self,
@@ -895,21 +893,16 @@ impl StaffSession {
             })
             .await?;
         // Step 2: the gateway, outside any transaction, with a key that a retry repeats.
-        if !repeated
-            && matches!(
-                order.payment,
-                selfcare_core::orders::OrderPayment::Card { .. }
-            )
+        if let (false, selfcare_core::orders::OrderPayment::Card { charge_id, .. }) =
+            (repeated, &order.payment)
         {
-            let charge_id = input
-                .charge_id
-                .clone()
-                .filter(|c| !c.trim().is_empty())
-                .ok_or_else(|| Error::Validation {
-                    field: "charge_id".to_owned(),
-                    reason: ReasonCode::Required,
-                    message: "a card order's refund needs the gateway's charge id".to_owned(),
-                })?;
+            // A card order written without its charge (an order from before charge ids were
+            // kept) cannot be refunded through the gateway from here.
+            let charge_id = charge_id.clone().ok_or_else(|| {
+                Error::from(selfcare_core::Error::conflict(
+                    ReasonCode::RefundNeedsCharge,
+                ))
+            })?;
             let outcome = portal
                 .inner
                 .ports

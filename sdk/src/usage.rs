@@ -666,6 +666,7 @@ impl CheckoutRequest for AutoTopUp<'_> {
                 card: card.id(),
                 brand: card.brand().to_string(),
                 last4: card.last4().as_str().to_owned(),
+                charge_id: None,
             },
         });
         let notice = Params::new()

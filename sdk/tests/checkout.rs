@@ -786,3 +786,84 @@ async fn top_2_a_customer_key_in_the_automatic_top_up_namespace_is_refused() {
     );
     assert_eq!(w.charges(), 0);
 }
+
+/// ORD-2 with ORD-5: a card order keeps the gateway's charge id, and Billing refunds that
+/// charge with a credit note; the same refund repeated moves no more money.
+#[tokio::test]
+async fn ord_2_billing_refunds_the_recorded_charge_of_a_card_order_once() {
+    use selfcare::core::orders::OrderTotals;
+    use selfcare::core::policy::StaffActor;
+    use selfcare::core::roles::StaffRole;
+    use selfcare::staff::{InvoiceUpload, RefundInput};
+    let w = world();
+    let (_, ada, card) = shop(&w, "ada@acme.example", "tok_visa").await;
+    let order = ada
+        .place_order(order_request(card, 1), "order-r")
+        .await
+        .unwrap();
+    let OrderPayment::Card {
+        charge_id: Some(charge_id),
+        ..
+    } = &order.payment
+    else {
+        panic!("a card order without its charge: {:?}", order.payment)
+    };
+    let billing = w
+        .portal
+        .staff(StaffActor::new("sso-bea", [StaffRole::Billing], []).unwrap());
+    let number = order.number.to_string();
+    let invoice = billing
+        .attach_invoice(
+            &number,
+            &InvoiceUpload {
+                number: "INV-2026-000001".into(),
+                issued_on: time::macros::date!(2026 - 11 - 23),
+                amounts: None,
+                pdf: b"%PDF-1.7\n...".to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    let full = *invoice.amounts();
+    let input = RefundInput {
+        amounts: OrderTotals { ..full },
+        reason: "SIM never arrived".into(),
+        credit_note_number: "CN-2026-000001".into(),
+        issued_on: time::macros::date!(2026 - 11 - 24),
+        pdf: b"%PDF-1.7\n...".to_vec(),
+    };
+    billing.refund(&number, &input, "refund-1").await.unwrap();
+    billing.refund(&number, &input, "refund-1").await.unwrap();
+    let refunds: Vec<_> = w
+        .dev
+        .gateway
+        .ledger()
+        .into_iter()
+        .filter(|e| e.is_successful_refund())
+        .collect();
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    match &refunds[0] {
+        LedgerEntry::Refund {
+            charge_id: refunded,
+            amount,
+            ..
+        } => {
+            assert_eq!(refunded, charge_id);
+            assert_eq!(*amount, full.gross);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing is left to credit.
+    let err = billing
+        .refund(
+            &number,
+            &RefundInput {
+                credit_note_number: "CN-2026-000002".into(),
+                ..input
+            },
+            "refund-2",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), ReasonCode::CreditExceedsInvoice);
+}

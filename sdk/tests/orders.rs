@@ -236,6 +236,7 @@ async fn insert_order(w: &World, org: OrgId, n: u8, at: OffsetDateTime) -> Order
             card: CardId::new(at, [9; 10]),
             brand: "visa".into(),
             last4: "4242".into(),
+            charge_id: None,
         },
     });
     order.shipments.push(

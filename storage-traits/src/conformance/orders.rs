@@ -122,6 +122,7 @@ pub(super) fn order(tag: u8, n: u32) -> Result<Order, Failure> {
             card: CardId::new(T0, bytes(tag, 7)),
             brand: "visa".into(),
             last4: "4242".into(),
+            charge_id: None,
         },
     }))
 }
