@@ -198,7 +198,11 @@ async fn auth_6_wrong_code_is_unauthenticated_audited_and_throttled() {
     let (org, owner, bytes, _) = enrolled(&w).await;
     let c = challenge(&w, OWNER).await;
     let right = code(&w, &bytes);
-    let wrong = if right == "123456" { "654321" } else { "123456" };
+    let wrong = if right == "123456" {
+        "654321"
+    } else {
+        "123456"
+    };
     invalid_credentials(
         w.portal
             .complete_second_factor(c.token(), wrong, &ctx())
@@ -310,7 +314,13 @@ async fn auth_6_org_requirement_blocks_other_actions_until_enrolled() {
     assert_eq!(bob.me().await.unwrap().id, member);
     assert!(bob.second_factor().await.unwrap().required_by_organisation);
     enrol_and_confirm(&w, &bob).await;
-    bob.addresses().await.unwrap();
+    // Enrolled: the gate is gone and the role decides again (a User has no address book).
+    assert!(matches!(
+        bob.addresses().await,
+        Err(Error::PermissionDenied {
+            reason: ReasonCode::RoleLacksPermission
+        })
+    ));
     // From now on bob's logins are challenged.
     challenge(&w, "bob@acme.example").await;
     let last = events(&w, reg.org)
@@ -355,7 +365,12 @@ async fn auth_6_sealed_secret_is_encrypted_and_bound_to_its_user() {
     let mut tx = w.store.begin(org).await.unwrap();
     let mut record = tx.totp(owner).await.unwrap().unwrap().value;
     assert!(record.sealed_secret.len() > bytes.len());
-    assert!(!record.sealed_secret.windows(bytes.len()).any(|w| w == bytes));
+    assert!(
+        !record
+            .sealed_secret
+            .windows(bytes.len())
+            .any(|w| w == bytes)
+    );
     // Copied to another user, the sealed secret does not open.
     record.user = bob;
     tx.insert_totp(record).await.unwrap();
@@ -385,7 +400,10 @@ async fn auth_6_disable_and_regenerate_need_the_second_factor() {
         .complete_second_factor(c.token(), codes.expose()[0], &ctx())
         .await
         .unwrap();
-    let fresh = s.regenerate_recovery_codes(&code(&w, &bytes)).await.unwrap();
+    let fresh = s
+        .regenerate_recovery_codes(&code(&w, &bytes))
+        .await
+        .unwrap();
     assert_eq!(s.second_factor().await.unwrap().recovery_codes_left, 10);
     assert!(
         s.disable_totp(Password::new("not my password at all"), fresh.expose()[0])
@@ -443,6 +461,7 @@ async fn auth_6_debug_of_outputs_shows_no_secret() {
     let mut tx = w.store.begin(reg.org).await.unwrap();
     let record = tx.totp(reg.owner).await.unwrap().unwrap();
     assert!(!format!("{record:?}").contains(&secret));
+    drop(tx);
     let log = format!("{:?}", events(&w, reg.org).await);
     assert!(!log.contains(&secret) && codes.expose().iter().all(|c| !log.contains(c)));
 }
