@@ -755,16 +755,16 @@ impl Session {
                     return Err(stale());
                 }
                 let totp = tx.totp(actor.user).await?.ok_or(Error::NotFound)?;
-                if totp.value.confirmed {
-                    if let Err(e) = accept(
+                if totp.value.confirmed
+                    && let Err(e) = accept(
                         portal.config().host_key(),
                         self.org(),
                         &totp.value,
                         code_or_recovery_code,
                         now,
-                    ) {
-                        return Ok(Err((actor, e)));
-                    }
+                    )
+                {
+                    return Ok(Err((actor, e)));
                 }
                 // An unconfirmed enrolment never protected anything: dropping it needs only
                 // the password.

@@ -1,7 +1,8 @@
 //! The second factor through the sdk (AUTH-6): enrolment, the login challenge, replay,
 //! recovery codes, the organisation's requirement, sealing, and secrets kept out of `Debug`.
 
-#![allow(clippy::panic)]
+// Test helpers: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
