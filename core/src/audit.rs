@@ -91,6 +91,20 @@ impl HostKey {
         let block: &[u8; BLOCK] = self.0.expose_secret();
         <Hmac<Sha256> as KeyInit>::new(&(*block).into())
     }
+
+    /// A 32-byte key for another purpose, derived as HMAC-SHA256(host key, `label`), so one
+    /// configured secret serves several uses without one use's key revealing another's
+    /// (e.g. the sdk seals TOTP secrets with `derive("selfcare/totp-seal/v1")`).
+    pub fn derive(&self, label: &str) -> SecretBox<[u8; 32]> {
+        let mut mac = self.mac();
+        mac.update(label.as_bytes());
+        let mut key = SecretBox::new(Box::new([0u8; 32]));
+        let derived = mac.finalize().into_bytes();
+        for (dst, src) in key.expose_secret_mut().iter_mut().zip(derived.iter()) {
+            *dst = *src;
+        }
+        key
+    }
 }
 
 /// A zeroed block on the heap with `bytes` copied to its start, so the key is never moved
@@ -1475,6 +1489,17 @@ mod tests {
         assert!(!shown.contains("7, 7"), "{shown}");
         // Targets cannot be e-mail addresses (they could not be erased).
         assert!(AuditTarget::parse("user:ada@example.com").is_err());
+    }
+
+    #[test]
+    fn auth_6_host_key_derives_distinct_subkeys() {
+        let key = HostKey::from_bytes(&[9; 32]).unwrap();
+        let a = *key.derive("selfcare/totp-seal/v1").expose_secret();
+        assert_eq!(a, *key.derive("selfcare/totp-seal/v1").expose_secret());
+        assert_ne!(a, *key.derive("selfcare/other/v1").expose_secret());
+        let other = HostKey::from_bytes(&[8; 32]).unwrap();
+        assert_ne!(a, *other.derive("selfcare/totp-seal/v1").expose_secret());
+        assert_ne!(a, [0; 32]);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use selfcare_storage::{OrgTransaction, Versioned};
 
 use crate::error::{Error, Result, UnauthenticatedKind};
 use crate::portal::{Attempt, LOGIN_FAILED, Portal, RequestContext, random, target};
+use crate::second_factor::{SecondFactorChallenge, issue_challenge};
 
 /// What a successful password login gives.
 #[derive(Debug)]
@@ -23,6 +24,10 @@ use crate::portal::{Attempt, LOGIN_FAILED, Portal, RequestContext, random, targe
 pub enum LoginOutcome {
     /// Logged in.
     Session(Session),
+    /// The password was right and the user has a second factor (AUTH-6): pass the challenge
+    /// with a code from the authenticator app (or a recovery code) to
+    /// [`Portal::complete_second_factor`] before it expires; only that opens the session.
+    SecondFactorRequired(SecondFactorChallenge),
 }
 
 /// A logged-in user's session. It holds only who is logged in; the role is re-read in every
@@ -63,6 +68,23 @@ pub struct Me {
 }
 
 impl Session {
+    /// A session that was just stored under `token`.
+    pub(crate) fn opened(
+        portal: &Portal,
+        token: &Token,
+        org: OrgId,
+        user: UserId,
+        channel: Channel,
+    ) -> Self {
+        Session {
+            portal: portal.clone(),
+            token: SecretString::from(token.expose().to_owned()),
+            org,
+            user,
+            channel,
+        }
+    }
+
     /// The session token to hand to the client (shown once; only its hash is stored).
     pub fn token(&self) -> &str {
         self.token.expose_secret()
@@ -254,6 +276,8 @@ impl Portal {
     /// and cost the same work: an unknown e-mail still runs one Argon2 verification. Failures
     /// are counted per submitted e-mail (existing or not) and per source; while either counter
     /// asks for a wait, the attempt is refused with `Throttled` before any verification.
+    /// A user with a confirmed second factor gets [`LoginOutcome::SecondFactorRequired`]
+    /// instead of a session (AUTH-6).
     ///
     /// # Errors
     /// `Unauthenticated(InvalidCredentials)`, `Throttled { retry_after }`, `PermissionDenied`
@@ -297,31 +321,44 @@ impl Portal {
             .map_err(Error::from)?;
         let token = Token::from_random(random()?);
         let now = self.now();
-        self.retry(|| async {
-            let mut tx = self.store().begin(org).await?;
-            tx.insert_session(SessionRecord {
-                token_hash: token.hash(),
-                subject: SessionSubject::User(user.id),
-                channel: Channel::Portal,
-                times: SessionTimes::new(now),
-                second_factor_passed: false,
+        let challenge = self
+            .retry(|| async {
+                let mut tx = self.store().begin(org).await?;
+                // A user with a confirmed second factor gets a challenge, never a session
+                // (AUTH-6); the session comes from `complete_second_factor`.
+                let has_totp = tx.totp(user.id).await?.is_some_and(|t| t.value.confirmed);
+                if has_totp {
+                    let challenge =
+                        issue_challenge(self, tx.as_mut(), org, user.id, &token, ctx).await?;
+                    tx.commit().await?;
+                    return Ok(Some(challenge));
+                }
+                tx.insert_session(SessionRecord {
+                    token_hash: token.hash(),
+                    subject: SessionSubject::User(user.id),
+                    channel: Channel::Portal,
+                    times: SessionTimes::new(now),
+                    second_factor_passed: false,
+                })
+                .await?;
+                let mut event = self.audit_event(
+                    Some(org),
+                    AuditActor::User { id: user.id },
+                    Channel::Portal,
+                    AuditEventName::AuthnLoginSuccess,
+                    target("user", user.id)?,
+                    Outcome::Success,
+                )?;
+                event.personal = self.personal([(PersonalField::Source, ctx.source.as_str())])?;
+                self.audit(tx.as_mut(), event).await?;
+                tx.commit().await?;
+                Ok(None)
             })
             .await?;
-            let mut event = self.audit_event(
-                Some(org),
-                AuditActor::User { id: user.id },
-                Channel::Portal,
-                AuditEventName::AuthnLoginSuccess,
-                target("user", user.id)?,
-                Outcome::Success,
-            )?;
-            event.personal = self.personal([(PersonalField::Source, ctx.source.as_str())])?;
-            self.audit(tx.as_mut(), event).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await?;
         self.clear_throttle(&email_key).await?;
+        if let Some(challenge) = challenge {
+            return Ok(LoginOutcome::SecondFactorRequired(challenge));
+        }
         Ok(LoginOutcome::Session(Session {
             portal: self.clone(),
             token: SecretString::from(token.expose().to_owned()),
@@ -371,7 +408,7 @@ impl Portal {
         Ok(session)
     }
 
-    async fn check_throttle(&self, keys: &[&str]) -> Result<()> {
+    pub(crate) async fn check_throttle(&self, keys: &[&str]) -> Result<()> {
         let now = self.now();
         let counters = self
             .retry(|| async {
@@ -450,7 +487,7 @@ impl Portal {
         Ok(())
     }
 
-    async fn clear_throttle(&self, email_key: &str) -> Result<()> {
+    pub(crate) async fn clear_throttle(&self, email_key: &str) -> Result<()> {
         self.retry(|| async {
             let mut tx = self.store().begin_provider().await?;
             tx.delete_throttle_counter(email_key).await?;
