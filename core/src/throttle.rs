@@ -196,6 +196,10 @@ pub enum ThrottleKey {
     OrderLookupSource(String),
     /// Guest order lookups of one order number (ORD-4).
     OrderLookupNumber(String),
+    /// Second-factor attempts of one user (AUTH-6).
+    SecondFactorUser(String),
+    /// Logins with one API client id (AUTH-4).
+    ApiClient(String),
 }
 
 impl ThrottleKey {
@@ -221,6 +225,18 @@ impl ThrottleKey {
         ThrottleKey::OrderLookupNumber(order_number.trim().to_uppercase())
     }
 
+    /// The key of second-factor attempts of one user (AUTH-6): it outlives every challenge,
+    /// so logging in again buys no new guesses.
+    pub fn second_factor_user(user: crate::ids::UserId) -> Self {
+        ThrottleKey::SecondFactorUser(user.to_string())
+    }
+
+    /// The key of logins with an API client id as submitted (trimmed), known or not (AUTH-3
+    /// applied to AUTH-4's client credentials).
+    pub fn api_client(client_id: &str) -> Self {
+        ThrottleKey::ApiClient(client_id.trim().to_owned())
+    }
+
     /// The unique text of this key, e.g. `login_email:ada@example.com`.
     pub fn storage_key(&self) -> String {
         let (prefix, key) = match self {
@@ -228,6 +244,8 @@ impl ThrottleKey {
             ThrottleKey::LoginSource(k) => ("login_source", k),
             ThrottleKey::OrderLookupSource(k) => ("order_lookup_source", k),
             ThrottleKey::OrderLookupNumber(k) => ("order_lookup_number", k),
+            ThrottleKey::SecondFactorUser(k) => ("second_factor_user", k),
+            ThrottleKey::ApiClient(k) => ("api_client", k),
         };
         format!("{prefix}:{key}")
     }

@@ -43,6 +43,7 @@ pub mod second_factor;
 pub mod session;
 pub mod sims;
 pub mod staff;
+mod throttling;
 pub mod tickets;
 pub mod usage;
 pub mod users;

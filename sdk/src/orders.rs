@@ -459,7 +459,7 @@ impl Portal {
     ) -> Result<GuestOrderView> {
         let source_key = ThrottleKey::order_lookup_source(&ctx.source).storage_key();
         let number_key = ThrottleKey::order_lookup_number(order_number).storage_key();
-        self.guest_throttle(&[&source_key, &number_key]).await?;
+        self.check_throttle(&[&source_key, &number_key]).await?;
 
         let answer = match GuestLookup::parse(order_number, email_or_postal_code) {
             Ok(lookup) => {
@@ -480,59 +480,14 @@ impl Portal {
         };
         match answer {
             Some(view) => {
-                self.guest_success(&number_key).await?;
+                self.clear_throttle(&number_key).await?;
                 Ok(view)
             }
             None => {
-                self.guest_failed(&[&source_key, &number_key]).await?;
+                self.count_failures(&[&source_key, &number_key]).await?;
                 Err(Error::NotFound)
             }
         }
-    }
-
-    async fn guest_throttle(&self, keys: &[&str]) -> Result<()> {
-        let now = self.now();
-        let counters = self
-            .retry(|| async {
-                let mut tx = self.store().begin_provider().await?;
-                let mut counters = Vec::with_capacity(keys.len());
-                for key in keys {
-                    counters.push(tx.throttle_counter(key).await?.map(|c| c.value));
-                }
-                Ok(counters)
-            })
-            .await?;
-        self.config()
-            .throttle
-            .check(counters.iter().map(Option::as_ref), now)
-            .map_err(Error::from)
-    }
-
-    async fn guest_failed(&self, keys: &[&str]) -> Result<()> {
-        let now = self.now();
-        let policy = self.config().throttle;
-        self.retry(|| async {
-            let mut tx = self.store().begin_provider().await?;
-            for key in keys {
-                let current = tx.throttle_counter(key).await?;
-                let next = policy.record_failure(current.as_ref().map(|c| &c.value), now);
-                tx.put_throttle_counter(key, next, current.map(|c| c.version))
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn guest_success(&self, number_key: &str) -> Result<()> {
-        self.retry(|| async {
-            let mut tx = self.store().begin_provider().await?;
-            tx.delete_throttle_counter(number_key).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
     }
 }
 

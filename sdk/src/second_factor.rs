@@ -313,10 +313,9 @@ fn accept(
     Ok((next, Used::RecoveryCode))
 }
 
-/// The throttle key of second-factor attempts for one user (AUTH-3 applied to AUTH-6): it
-/// outlives every challenge, so logging in again does not buy new guesses.
+/// The throttle key of second-factor attempts for one user.
 fn user_key(user: UserId) -> String {
-    format!("second_factor_user:{user}")
+    ThrottleKey::second_factor_user(user).storage_key()
 }
 
 fn slots(codes: &[RecoveryCode]) -> Vec<RecoveryCodeSlot> {
@@ -510,24 +509,6 @@ impl Portal {
                 ))
             }
         }
-    }
-
-    /// Counts one failure under each key (AUTH-3), in its own transaction.
-    async fn count_failures(&self, keys: &[&str]) -> Result<()> {
-        let now = self.now();
-        let policy = self.config().throttle;
-        self.retry(|| async {
-            let mut tx = self.store().begin_provider().await?;
-            for key in keys {
-                let current = tx.throttle_counter(key).await?;
-                let next = policy.record_failure(current.as_ref().map(|c| &c.value), now);
-                tx.put_throttle_counter(key, next, current.map(|c| c.version))
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
     }
 
     /// Writes a refused second factor (`authn_mfa_fail`) in its own transaction (AUD-1).

@@ -408,24 +408,6 @@ impl Portal {
         Ok(session)
     }
 
-    pub(crate) async fn check_throttle(&self, keys: &[&str]) -> Result<()> {
-        let now = self.now();
-        let counters = self
-            .retry(|| async {
-                let mut tx = self.store().begin_provider().await?;
-                let mut counters = Vec::new();
-                for key in keys {
-                    counters.push(tx.throttle_counter(key).await?.map(|c| c.value));
-                }
-                Ok(counters)
-            })
-            .await?;
-        self.config()
-            .throttle
-            .check(counters.iter().map(Option::as_ref), now)
-            .map_err(Error::from)
-    }
-
     async fn login_failed(
         &self,
         found: Option<(OrgId, UserId)>,
@@ -434,17 +416,11 @@ impl Portal {
         source_key: &str,
         ctx: &RequestContext,
     ) -> Result<()> {
-        let now = self.now();
-        let policy = self.config().throttle;
         // The failure is recorded in its own transactions (AUD-1), whatever the login did.
         self.retry(|| async {
             let mut tx = self.store().begin_provider().await?;
-            for key in [email_key, source_key] {
-                let current = tx.throttle_counter(key).await?;
-                let next = policy.record_failure(current.as_ref().map(|c| &c.value), now);
-                tx.put_throttle_counter(key, next, current.map(|c| c.version))
-                    .await?;
-            }
+            self.count_failures_in(tx.as_mut(), &[email_key, source_key])
+                .await?;
             if found.is_none() {
                 let mut event = self.audit_event(
                     None,
@@ -485,15 +461,5 @@ impl Portal {
             .await?;
         }
         Ok(())
-    }
-
-    pub(crate) async fn clear_throttle(&self, email_key: &str) -> Result<()> {
-        self.retry(|| async {
-            let mut tx = self.store().begin_provider().await?;
-            tx.delete_throttle_counter(email_key).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
     }
 }
