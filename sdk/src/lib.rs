@@ -24,6 +24,7 @@
 
 pub mod account;
 pub mod addresses;
+pub mod api_clients;
 pub mod audit;
 pub mod cards;
 pub mod checkout;

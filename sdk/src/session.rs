@@ -261,6 +261,13 @@ impl Session {
             return Err(expired());
         }
         tx.touch_session(hash, now).await?;
+        // A revoked (or rotated-away) API client ends its sessions at once.
+        if let SessionSubject::ApiClient(client) = session.value.subject {
+            let client = tx.api_client(client).await?.ok_or_else(expired)?;
+            if client.value.revoked_at.is_some() || client.value.user != self.user {
+                return Err(expired());
+            }
+        }
         let user = tx.user(self.user).await?.ok_or_else(expired)?;
         if user.value.status != UserStatus::Active {
             return Err(expired());
@@ -387,8 +394,18 @@ impl Portal {
             })
             .await?
             .ok_or_else(expired)?;
-        let SessionSubject::User(user) = record.value.subject else {
-            return Err(expired());
+        let user = match record.value.subject {
+            SessionSubject::User(user) => user,
+            SessionSubject::ApiClient(client) => {
+                let client = self
+                    .retry(|| async {
+                        let mut tx = self.store().begin(org).await?;
+                        Ok(tx.api_client(client).await?)
+                    })
+                    .await?
+                    .ok_or_else(expired)?;
+                client.value.user
+            }
         };
         let session = Session {
             portal: self.clone(),

@@ -511,7 +511,10 @@ impl Session {
                 let credentials = ApiClientCredentials::issue(client.value.id, secret_random);
                 let mut record = client.value;
                 record.secret_hash = credentials.secret_hash();
+                let id = record.id;
                 tx.update_api_client(record, client.version).await?;
+                // Sessions opened with the old secret end with it (AUTH-4).
+                tx.delete_api_client_sessions(id).await?;
                 SecretReset::ApiSecret(ApiClientSecret::of(&credentials))
             } else {
                 tx.insert_token(TokenRecord {

@@ -198,6 +198,16 @@ pub trait AuthTx: Send {
         keep: Option<TokenHash>,
     ) -> StoreResult<u64>;
 
+    /// Deletes every session whose subject is `SessionSubject::ApiClient(client)` (AUTH-4: a
+    /// rotated or revoked client secret ends the client's sessions). Returns how many were
+    /// deleted.
+    ///
+    /// It MUST keep every session of other subjects and MUST touch no other organisation.
+    ///
+    /// # Errors
+    /// A store failure only.
+    async fn delete_api_client_sessions(&mut self, client: ApiClientId) -> StoreResult<u64>;
+
     /// Inserts a token at [`Version::FIRST`].
     ///
     /// It MUST return `Conflict(Duplicate { what: "token" })` when any organisation has a token

@@ -458,6 +458,12 @@ impl AuthTx for BrokenTx {
     ) -> StoreResult<u64> {
         wrote!(self, delete_user_sessions(user, keep))
     }
+    async fn delete_api_client_sessions(
+        &mut self,
+        client: selfcare_core::ids::ApiClientId,
+    ) -> StoreResult<u64> {
+        wrote!(self, delete_api_client_sessions(client))
+    }
     async fn insert_token(&mut self, token: TokenRecord) -> StoreResult<()> {
         wrote!(self, insert_token(token))
     }

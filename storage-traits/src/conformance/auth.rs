@@ -309,6 +309,22 @@ async fn ending_other_sessions_keeps_one(store: Arc<dyn Store>) -> Result<(), Fa
         tx.session(hash(5)).await?.is_some(),
         "another user's session ended"
     );
+    // The API client's sessions end on their own (a rotated secret), nobody else's.
+    let ended = tx.delete_api_client_sessions(client_id(1)).await?;
+    check!(
+        ended == 1,
+        "ending the client's sessions reported {ended}, not 1"
+    );
+    check!(
+        tx.session(hash(6)).await?.is_none() && tx.session(hash(5)).await?.is_some(),
+        "ending the client's sessions ended the wrong ones"
+    );
+    tx.commit().await?;
+    let mut tx = store.begin(b).await?;
+    check!(
+        tx.delete_api_client_sessions(client_id(1)).await? == 0,
+        "B's transaction ended A's client sessions"
+    );
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use selfcare_core::ids::{OrgId, UserId};
+use selfcare_core::ids::{ApiClientId, OrgId, UserId};
 use selfcare_core::throttle::FailureCounter;
 use selfcare_core::tokens::{TokenHash, TokenLifetimes, is_expired};
 use time::OffsetDateTime;
@@ -171,6 +171,10 @@ impl AuthTx for MemoryTx {
         keep: Option<TokenHash>,
     ) -> StoreResult<u64> {
         Ok(self.remove_sessions_of(|subject| subject == SessionSubject::User(user), keep))
+    }
+
+    async fn delete_api_client_sessions(&mut self, client: ApiClientId) -> StoreResult<u64> {
+        Ok(self.remove_sessions_of(|subject| subject == SessionSubject::ApiClient(client), None))
     }
 
     async fn insert_token(&mut self, token: TokenRecord) -> StoreResult<()> {
