@@ -16,8 +16,11 @@ use common::{PASSWORD, World, business, ctx, insert_member, test_store, world_on
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+use selfcare::checkout::{Payment, PlaceOrder};
 use selfcare::core::address::{AddressInput, AddressUsage};
+use selfcare::core::catalogue::Sku;
 use selfcare::core::ids::{AddressId, OrgId, TicketId};
+use selfcare::core::orders::OrderStatus;
 use selfcare::core::password::Password;
 use selfcare::core::policy::{Action, access};
 use selfcare::core::roles::{Channel, Department, Role};
@@ -76,10 +79,17 @@ struct ModelTicket {
     closed: bool,
 }
 
+#[derive(Debug, Clone)]
+struct ModelOrder {
+    org: usize,
+    cancelled: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 struct Model {
     addresses: Vec<ModelAddress>,
     tickets: Vec<ModelTicket>,
+    orders: Vec<ModelOrder>,
     /// The answer the last step must give.
     expected: Option<Outcome>,
 }
@@ -114,6 +124,18 @@ enum Step {
     CloseTicket {
         actor: usize,
         ticket: usize,
+    },
+    PlaceOrder {
+        actor: usize,
+        quantity: u32,
+    },
+    ViewOrder {
+        actor: usize,
+        order: usize,
+    },
+    CancelOrder {
+        actor: usize,
+        order: usize,
     },
 }
 
@@ -187,6 +209,34 @@ impl Model {
                     Outcome::Ok
                 }
             }
+            Step::PlaceOrder { actor, .. } => {
+                if may(actor, Action::PlaceOrder) {
+                    Outcome::Ok
+                } else {
+                    Outcome::Denied
+                }
+            }
+            Step::ViewOrder { actor, order } => {
+                if !may(actor, Action::ViewOrders) {
+                    Outcome::Denied
+                } else if self.orders[order].org != org_of(actor) {
+                    Outcome::NotFound
+                } else {
+                    Outcome::Ok
+                }
+            }
+            Step::CancelOrder { actor, order } => {
+                let o = &self.orders[order];
+                if !may(actor, Action::CancelOrder) {
+                    Outcome::Denied
+                } else if o.org != org_of(actor) {
+                    Outcome::NotFound
+                } else if o.cancelled {
+                    Outcome::Conflict
+                } else {
+                    Outcome::Ok
+                }
+            }
         }
     }
 }
@@ -211,7 +261,23 @@ impl ReferenceStateMachine for Reference {
             (actor.clone(), any::<u8>())
                 .prop_map(|(actor, subject)| Step::CreateTicket { actor, subject })
                 .boxed(),
+            (actor.clone(), 1u32..4)
+                .prop_map(|(actor, quantity)| Step::PlaceOrder { actor, quantity })
+                .boxed(),
         ];
+        if !state.orders.is_empty() {
+            let n = state.orders.len();
+            options.push(
+                (actor.clone(), 0..n)
+                    .prop_map(|(actor, order)| Step::ViewOrder { actor, order })
+                    .boxed(),
+            );
+            options.push(
+                (actor.clone(), 0..n)
+                    .prop_map(|(actor, order)| Step::CancelOrder { actor, order })
+                    .boxed(),
+            );
+        }
         if !state.addresses.is_empty() {
             let n = state.addresses.len();
             options.push(
@@ -259,7 +325,10 @@ impl ReferenceStateMachine for Reference {
             Step::ViewTicket { ticket, .. }
             | Step::ReplyTicket { ticket, .. }
             | Step::CloseTicket { ticket, .. } => ticket < state.tickets.len(),
-            Step::AddAddress { .. } | Step::CreateTicket { .. } => true,
+            Step::ViewOrder { order, .. } | Step::CancelOrder { order, .. } => {
+                order < state.orders.len()
+            }
+            Step::AddAddress { .. } | Step::CreateTicket { .. } | Step::PlaceOrder { .. } => true,
         }
     }
 
@@ -287,6 +356,12 @@ impl ReferenceStateMachine for Reference {
             Step::ViewTicket { .. } => {}
             Step::ReplyTicket { ticket, .. } => state.tickets[ticket].replies += 1,
             Step::CloseTicket { ticket, .. } => state.tickets[ticket].closed = true,
+            Step::PlaceOrder { actor, .. } => state.orders.push(ModelOrder {
+                org: org_of(actor),
+                cancelled: false,
+            }),
+            Step::ViewOrder { .. } => {}
+            Step::CancelOrder { order, .. } => state.orders[order].cancelled = true,
         }
         state
     }
@@ -301,6 +376,8 @@ struct Sut {
     sessions: Vec<Session>,
     addresses: Vec<Option<AddressId>>,
     tickets: Vec<Option<TicketId>>,
+    orders: Vec<String>,
+    steps: usize,
 }
 
 fn address(city: usize) -> AddressInput {
@@ -338,6 +415,7 @@ impl StateMachineTest for Portal2 {
                     .await
                     .unwrap();
                 orgs.push(reg.org);
+                let org_index = orgs.len() - 1;
                 for role in ROLES {
                     let email = if role == Role::Owner {
                         owner_email.clone()
@@ -356,6 +434,26 @@ impl StateMachineTest for Portal2 {
                     };
                     sessions.push(s);
                 }
+                // Orders need a billing address: the Owner's default, outside the model's
+                // address list (addresses the model creates are shipping-only).
+                sessions[org_index * ROLES.len()]
+                    .add_address(
+                        AddressInput {
+                            name: "Ada Owner".into(),
+                            company: Some("Acme IoT GmbH".into()),
+                            street: "Invalidenstraße".into(),
+                            house_number: Some("116".into()),
+                            postal_code: "10115".into(),
+                            city: "Berlin".into(),
+                            country: "DE".into(),
+                            ..AddressInput::default()
+                        },
+                        AddressUsage::BOTH,
+                        AddressUsage::BOTH,
+                        None,
+                    )
+                    .await
+                    .unwrap();
             }
             ([orgs[0], orgs[1]], sessions)
         });
@@ -366,6 +464,8 @@ impl StateMachineTest for Portal2 {
             sessions,
             addresses: Vec::new(),
             tickets: Vec::new(),
+            orders: Vec::new(),
+            steps: 0,
         }
     }
 
@@ -373,6 +473,8 @@ impl StateMachineTest for Portal2 {
         let expected = model.expected.expect("the model answered");
         // Ids are UUID v7: a step a second after the last keeps "newest first" well defined.
         sut.world.clock.advance(time::Duration::seconds(1));
+        sut.steps += 1;
+        let step_no = sut.steps;
         let got = sut.rt.block_on(async {
             match step {
                 Step::AddAddress { actor, city } => {
@@ -436,6 +538,34 @@ impl StateMachineTest for Portal2 {
                     let id = sut.tickets[ticket].expect("created");
                     outcome_of(&sut.sessions[actor].close_ticket(id).await)
                 }
+                Step::PlaceOrder { actor, quantity } => {
+                    let r = sut.sessions[actor]
+                        .place_order(
+                            PlaceOrder {
+                                items: vec![(Sku::parse("SIM-STD").unwrap(), quantity)],
+                                billing_address: None,
+                                shipping_address: None,
+                                payment: Payment::OnInvoice,
+                            },
+                            &format!("step-{step_no}"),
+                        )
+                        .await;
+                    if let Ok(order) = &r {
+                        sut.orders.push(order.number.to_string());
+                    }
+                    outcome_of(&r)
+                }
+                Step::ViewOrder { actor, order } => {
+                    let r = sut.sessions[actor].order(&sut.orders[order]).await;
+                    if let Ok(o) = &r {
+                        assert_eq!(o.org, sut.orgs[org_of(actor)]);
+                        assert_eq!(o.number.to_string(), sut.orders[order]);
+                    }
+                    outcome_of(&r)
+                }
+                Step::CancelOrder { actor, order } => {
+                    outcome_of(&sut.sessions[actor].cancel_order(&sut.orders[order]).await)
+                }
             }
         });
         assert_eq!(got, expected, "{step:?}");
@@ -478,6 +608,22 @@ impl StateMachineTest for Portal2 {
                     // The list is newest first.
                     expected.reverse();
                     assert_eq!(seen, expected, "tickets of org {org} seen by {reader}");
+                    // Orders: the organisation's, newest first, with the model's statuses.
+                    let page = s.orders(&PageRequest::first(500)).await.unwrap();
+                    let seen: Vec<(String, bool)> = page
+                        .items
+                        .iter()
+                        .map(|o| (o.number.to_string(), o.status() == OrderStatus::Cancelled))
+                        .collect();
+                    let mut expected: Vec<(String, bool)> = model
+                        .orders
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, o)| o.org == org)
+                        .map(|(i, o)| (sut.orders[i].clone(), o.cancelled))
+                        .collect();
+                    expected.reverse();
+                    assert_eq!(seen, expected, "orders of org {org} seen by {reader}");
                 }
             }
         });
@@ -499,7 +645,7 @@ prop_state_machine! {
     })]
 
     #[test]
-    fn usr_5_acc_1_tkt_2_two_organisations_never_see_or_change_each_other(
+    fn usr_5_ord_1_tkt_2_two_organisations_never_see_or_change_each_other(
         sequential 1..24 => Portal2
     );
 }
