@@ -1,14 +1,22 @@
 //! # selfcare
 //!
 //! The use cases of a mobile-connectivity provider's customer self-service portal over a
-//! pluggable [`Store`](selfcare_storage::Store) and service ports: [`Portal`] (registration,
-//! login, password reset, invitations, e-mail confirmation and approval) and the [`Session`] a
-//! login gives (own profile, customer data, users and API clients, address book, cards and
-//! Auto-Top-Up, support tickets); [`Ports::development`] gives working stand-ins for the
-//! service ports. Every rule is decided in `selfcare-core`; this
-//! crate checks permissions, runs one store transaction per change with its audit entry, keeps
-//! port calls outside transactions, re-runs a use case when the store answers `Retryable`, and
-//! maps every failure onto the categories of [`Error`].
+//! pluggable [`Store`](selfcare_storage::Store) and service ports:
+//!
+//! - [`Portal`]: registration, login (with the second factor), API client login, password
+//!   reset, invitations, e-mail confirmation and approval, guest order tracking, the network's
+//!   usage records and provisioning answers, notification delivery, maintenance and the audit
+//!   chain;
+//! - [`Session`] (what a login gives): own profile and second factor, customer data, users and
+//!   API clients, address book, cards and Auto-Top-Up, orders, top-ups, invoices and the SIM
+//!   export, SIMs and plans, support tickets, the audit log, and `can` for any action;
+//! - [`StaffSession`] (built by the host from its SSO): the provider staff's calls.
+//!
+//! [`Ports::development`] gives working stand-ins for the service ports. Every rule is decided
+//! in `selfcare-core`; this crate checks permissions with the role re-read in each
+//! transaction, runs one store transaction per change with its outbox messages and audit entry,
+//! keeps port calls outside transactions, re-runs a use case when the store answers
+//! `Retryable`, and maps every failure onto the categories of [`Error`].
 //!
 //! ```no_run
 //! # async fn demo(portal: selfcare::Portal) -> selfcare::Result<()> {
