@@ -564,9 +564,10 @@ async fn ord_5_crash_between_charge_and_order_is_completed_by_maintenance() {
     w.clock.advance(time::Duration::seconds(61));
     let report = w
         .portal
-        .settle_payment_intents(w.clock.now())
+        .run_maintenance(w.clock.now())
         .await
-        .unwrap();
+        .unwrap()
+        .intents;
     assert_eq!((report.completed, report.refunded), (1, 0), "{report:?}");
     let placed = orders(&w, org).await;
     assert_eq!(placed.len(), 1);
@@ -575,9 +576,10 @@ async fn ord_5_crash_between_charge_and_order_is_completed_by_maintenance() {
     // Nothing is left to settle, and the customer's retry gets the order without a charge.
     let again = w
         .portal
-        .settle_payment_intents(w.clock.now())
+        .run_maintenance(w.clock.now())
         .await
-        .unwrap();
+        .unwrap()
+        .intents;
     assert_eq!(again, Default::default());
     let calls = w.charges();
     let ada = w.portal.resume(ada.token()).await.unwrap();
@@ -618,9 +620,10 @@ async fn ord_5_crash_then_an_order_that_cannot_be_written_is_refunded() {
     w.clock.advance(time::Duration::seconds(61));
     let report = w
         .portal
-        .settle_payment_intents(w.clock.now())
+        .run_maintenance(w.clock.now())
         .await
-        .unwrap();
+        .unwrap()
+        .intents;
     assert_eq!((report.completed, report.refunded), (0, 1), "{report:?}");
     // Refunded, never neither: no order, the one charge refunded in full.
     assert!(orders(&w, org).await.is_empty());
@@ -639,9 +642,10 @@ async fn ord_5_crash_then_an_order_that_cannot_be_written_is_refunded() {
     // A second run changes nothing.
     let again = w
         .portal
-        .settle_payment_intents(w.clock.now())
+        .run_maintenance(w.clock.now())
         .await
-        .unwrap();
+        .unwrap()
+        .intents;
     assert_eq!(again, Default::default());
     assert_eq!(w.successful_refunds(), 1);
 }
