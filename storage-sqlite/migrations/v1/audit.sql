@@ -1,0 +1,1 @@
+-- The audit area (being written).

@@ -1,0 +1,1 @@
+-- The auth area (being written).

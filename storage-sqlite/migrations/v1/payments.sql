@@ -1,0 +1,1 @@
+-- The payments area (being written).

@@ -1,0 +1,1 @@
+-- The sims area (being written).
