@@ -292,6 +292,10 @@ reason_codes! {
     InternalError = "internal_error",
     /// The human verification (captcha) was missing or not passed (AUTH-5).
     HumanVerificationFailed = "human_verification_failed",
+    /// The database file is not a selfcare store (another application's file).
+    NotASelfcareStore = "not_a_selfcare_store",
+    /// The database was written by a newer version of selfcare.
+    StoreSchemaTooNew = "store_schema_too_new",
 }
 
 impl ReasonCode {
@@ -341,6 +345,10 @@ impl ReasonCode {
             }
             ReasonCode::HumanVerificationFailed => {
                 "Please complete the check that you are a person, then try again."
+            }
+            ReasonCode::NotASelfcareStore => "The database file is not a selfcare store.",
+            ReasonCode::StoreSchemaTooNew => {
+                "The database was written by a newer version of selfcare; upgrade to open it."
             }
             ReasonCode::InternalError => {
                 "Something went wrong on our side; the request may not have been carried out."

@@ -42,6 +42,8 @@ pub mod dev;
 pub mod error;
 pub mod maintenance;
 pub mod notifications;
+#[cfg(feature = "sqlite")]
+mod open;
 pub mod orders;
 pub mod permissions;
 pub mod plans;
