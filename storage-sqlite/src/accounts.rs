@@ -279,7 +279,9 @@ impl AccountsTx for SqliteTx {
                 // API clients, sessions, tokens and the TOTP record go with the user through
                 // their foreign keys' ON DELETE CASCADE.
                 let deleted = c
-                    .prepare_cached("DELETE FROM users WHERE org_id = ?1 AND id = ?2 AND version = ?3")
+                    .prepare_cached(
+                        "DELETE FROM users WHERE org_id = ?1 AND id = ?2 AND version = ?3",
+                    )
                     .map_err(sql)?
                     .execute(params![id_bytes(org), id_bytes(id), version(expected)?])
                     .map_err(sql)?;
@@ -392,8 +394,7 @@ impl AccountsTx for SqliteTx {
                 if stored.version != expected {
                     return Err(StoreError::stale());
                 }
-                if stored.value.client_id != client.client_id || stored.value.user != client.user
-                {
+                if stored.value.client_id != client.client_id || stored.value.user != client.user {
                     return Err(StoreError::InvalidInput {
                         what: "api client's client id or user",
                     });

@@ -22,7 +22,9 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::accounts::{enum_from_text, enum_text, has_user};
-use crate::codec::{body, from_body, id_bytes, instant, instant_from, uuid_from, version, version_from};
+use crate::codec::{
+    body, from_body, id_bytes, instant, instant_from, uuid_from, version, version_from,
+};
 use crate::error::{is_foreign_key_violation, is_unique_violation, sql};
 use crate::{SqliteProviderTx, SqliteStore, SqliteTx};
 
@@ -252,7 +254,9 @@ impl AuthTx for SqliteTx {
                     ]);
                 match inserted {
                     Ok(_) => Ok(()),
-                    Err(e) if is_unique_violation(&e) => Err(StoreError::duplicate("session_token")),
+                    Err(e) if is_unique_violation(&e) => {
+                        Err(StoreError::duplicate("session_token"))
+                    }
                     // The subject is not a user or API client of this organisation.
                     Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
                     Err(e) => Err(sql(e)),
@@ -586,12 +590,15 @@ fn checked_key(key: &str) -> StoreResult<String> {
     }
 }
 
+/// A row of the maintenance queries: when it became due, its organisation and hash (raw).
+type DueRow = (i64, Vec<u8>, Vec<u8>);
+
 /// `(due, org, hash)` rows as read by the maintenance queries.
 fn due_rows(
     c: &Connection,
     query: &str,
     params: impl rusqlite::Params,
-) -> StoreResult<Vec<(i64, Vec<u8>, Vec<u8>)>> {
+) -> StoreResult<Vec<DueRow>> {
     c.prepare_cached(query)
         .map_err(sql)?
         .query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -601,10 +608,7 @@ fn due_rows(
 }
 
 /// Orders `(due, org, hash)` rows oldest first, keeps `max`, and decodes them.
-fn oldest(
-    mut rows: Vec<(i64, Vec<u8>, Vec<u8>)>,
-    max: usize,
-) -> StoreResult<Vec<(OrgId, TokenHash)>> {
+fn oldest(mut rows: Vec<DueRow>, max: usize) -> StoreResult<Vec<(OrgId, TokenHash)>> {
     rows.sort();
     rows.dedup();
     rows.into_iter()
@@ -652,7 +656,8 @@ impl AuthProvider for SqliteProviderTx {
         max: u32,
     ) -> StoreResult<Vec<(OrgId, TokenHash)>> {
         // Absolute expiry by `created_at`, idle expiry by `last_seen_at`: a range scan of each
-        // index, ordered by the last request as the in-memory store does.
+        // index (at most `max` rows each), merged and ordered by the last request as the
+        // in-memory store does.
         let absolute = cutoff(now, lifetimes.session_absolute);
         let idle = cutoff(now, lifetimes.session_idle);
         let take = usize::try_from(max).unwrap_or(usize::MAX);
@@ -662,7 +667,7 @@ impl AuthProvider for SqliteProviderTx {
                 let mut rows = due_rows(
                     c,
                     "SELECT last_seen_at, org_id, token_hash FROM sessions
-                     WHERE created_at <= ?1 ORDER BY last_seen_at, org_id, token_hash LIMIT ?2",
+                     WHERE created_at <= ?1 ORDER BY created_at LIMIT ?2",
                     params![absolute, limit],
                 )?;
                 rows.extend(due_rows(
@@ -695,10 +700,8 @@ impl AuthProvider for SqliteProviderTx {
                 row.map(|(failures, last, v)| {
                     Ok(Versioned {
                         value: FailureCounter {
-                            failures: u32::try_from(failures).map_err(|_| {
-                                StoreError::Corrupt {
-                                    what: "a throttle counter".into(),
-                                }
+                            failures: u32::try_from(failures).map_err(|_| StoreError::Corrupt {
+                                what: "a throttle counter".into(),
                             })?,
                             last_failure_at: instant_from(last)?,
                         },
@@ -745,7 +748,13 @@ impl AuthProvider for SqliteProviderTx {
                              WHERE key = ?4 AND version = ?5",
                         )
                         .map_err(sql)?
-                        .execute(params![failures, last, version(next)?, key, version(expected)?])
+                        .execute(params![
+                            failures,
+                            last,
+                            version(next)?,
+                            key,
+                            version(expected)?
+                        ])
                         .map_err(sql)?;
                     if changed == 1 {
                         Ok(next)
