@@ -86,7 +86,9 @@ impl Chain {
 
     fn exists_sql(self) -> &'static str {
         match self {
-            Chain::Org(_) => "SELECT personal IS NULL FROM audit_entries WHERE org_id = ?1 AND seq = ?2",
+            Chain::Org(_) => {
+                "SELECT personal IS NULL FROM audit_entries WHERE org_id = ?1 AND seq = ?2"
+            }
             Chain::Provider => {
                 "SELECT personal IS NULL FROM provider_audit_entries WHERE ?1 IS NULL AND seq = ?2"
             }
@@ -95,7 +97,9 @@ impl Chain {
 
     fn erase_sql(self) -> &'static str {
         match self {
-            Chain::Org(_) => "UPDATE audit_entries SET personal = NULL WHERE org_id = ?1 AND seq = ?2",
+            Chain::Org(_) => {
+                "UPDATE audit_entries SET personal = NULL WHERE org_id = ?1 AND seq = ?2"
+            }
             Chain::Provider => {
                 "UPDATE provider_audit_entries SET personal = NULL WHERE ?1 IS NULL AND seq = ?2"
             }
@@ -141,7 +145,12 @@ fn head(c: &Connection, chain: Chain) -> StoreResult<ChainHead> {
     })
 }
 
-fn append(c: &Connection, chain: Chain, after: ChainHead, entry: &AuditEntry) -> StoreResult<ChainHead> {
+fn append(
+    c: &Connection,
+    chain: Chain,
+    after: ChainHead,
+    entry: &AuditEntry,
+) -> StoreResult<ChainHead> {
     if entry.event.org != chain.owner() {
         return Err(StoreError::InvalidInput {
             what: "audit entry organisation",
@@ -194,10 +203,9 @@ fn entries(c: &Connection, chain: Chain, page: &PageRequest) -> StoreResult<Page
     };
     let mut stmt = c.prepare_cached(chain.list_sql()).map_err(sql)?;
     let rows = stmt
-        .query_map(
-            params![chain.org_param(), after, fetch_limit(limit)],
-            |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)),
-        )
+        .query_map(params![chain.org_param(), after, fetch_limit(limit)], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))
+        })
         .map_err(sql)?;
     let mut out = Vec::new();
     for row in rows {

@@ -62,7 +62,8 @@ pub(crate) fn decode_cursor<const N: usize>(tag: &str, cursor: &Cursor) -> Store
     for (slot, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
         match pair {
             [hi, lo] => {
-                *slot = (nibble(*hi).ok_or_else(invalid)? << 4) | nibble(*lo).ok_or_else(invalid)?;
+                *slot =
+                    (nibble(*hi).ok_or_else(invalid)? << 4) | nibble(*lo).ok_or_else(invalid)?;
             }
             _ => return Err(invalid()),
         }
@@ -72,11 +73,7 @@ pub(crate) fn decode_cursor<const N: usize>(tag: &str, cursor: &Cursor) -> Store
 
 /// The page of `rows`, read with a limit one above `limit`: a row beyond the limit means
 /// there is a next page, which starts after the last row kept.
-pub(crate) fn page_of<T>(
-    mut rows: Vec<T>,
-    limit: usize,
-    cursor: impl Fn(&T) -> Cursor,
-) -> Page<T> {
+pub(crate) fn page_of<T>(mut rows: Vec<T>, limit: usize, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
     if rows.len() > limit {
         rows.truncate(limit);
         let next = rows.last().map(cursor);
@@ -156,11 +153,16 @@ fn insert_order_row(c: &Connection, org: Uuid, order: &Order) -> StoreResult<Ver
         ]);
     match inserted {
         Ok(_) => Ok(Version::FIRST),
-        Err(e) => Err(match constraint(&e) {
-            Some(Constraint::PrimaryKey) => StoreError::duplicate("order"),
-            Some(Constraint::Unique) => StoreError::duplicate("order_number"),
-            _ => sql(e),
-        }),
+        // An id and a number both taken: SQLite may name either index first; the id wins,
+        // as the contract lists it first.
+        Err(e) if constraint(&e).is_some() => {
+            Err(if read_order(c, org, order.id.as_uuid())?.is_some() {
+                StoreError::duplicate("order")
+            } else {
+                StoreError::duplicate("order_number")
+            })
+        }
+        Err(e) => Err(sql(e)),
     }
 }
 
@@ -265,9 +267,7 @@ fn insert_document_row(c: &Connection, org: Uuid, document: &OrderDocument) -> S
     match inserted {
         Ok(_) => Ok(()),
         Err(e) => Err(match constraint(&e) {
-            Some(Constraint::PrimaryKey | Constraint::Unique) => {
-                StoreError::duplicate("document")
-            }
+            Some(Constraint::PrimaryKey | Constraint::Unique) => StoreError::duplicate("document"),
             Some(Constraint::ForeignKey) => StoreError::NotFound,
             None => sql(e),
         }),
@@ -479,7 +479,13 @@ mod tests {
         let cursor = encode_cursor("o", &key);
         assert_eq!(cursor.as_str(), "o.00017f80feff");
         assert_eq!(decode_cursor::<6>("o", &cursor), Ok(key));
-        for bad in ["o.00017f80fef", "d.00017f80feff", "o00017f80feff", "o.00017F80FEFF", ""] {
+        for bad in [
+            "o.00017f80fef",
+            "d.00017f80feff",
+            "o00017f80feff",
+            "o.00017F80FEFF",
+            "",
+        ] {
             assert!(decode_cursor::<6>("o", &Cursor::new(bad)).is_err(), "{bad}");
         }
     }

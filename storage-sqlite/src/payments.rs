@@ -109,11 +109,29 @@ fn insert_intent(c: &Connection, org: Uuid, intent: &PaymentIntentRecord) -> Sto
         ]);
     match inserted {
         Ok(_) => Ok(Version::FIRST),
-        Err(e) => Err(match constraint(&e) {
-            Some(Constraint::PrimaryKey) => StoreError::duplicate("payment_intent_id"),
-            Some(Constraint::Unique) => StoreError::duplicate("payment_intent_key"),
-            _ => sql(e),
-        }),
+        // A key and an id both taken: SQLite may name either index first; the key wins.
+        Err(e)
+            if matches!(
+                constraint(&e),
+                Some(Constraint::PrimaryKey | Constraint::Unique)
+            ) =>
+        {
+            let key_taken = c
+                .prepare_cached("SELECT 1 FROM payment_intents WHERE org_id = ?1 AND key = ?2")
+                .map_err(sql)?
+                .query_row(params![id_bytes(org), intent.key.as_str()], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()
+                .map_err(sql)?
+                .is_some();
+            Err(StoreError::duplicate(if key_taken {
+                "payment_intent_key"
+            } else {
+                "payment_intent_id"
+            }))
+        }
+        Err(e) => Err(sql(e)),
     }
 }
 
@@ -161,7 +179,12 @@ fn update_intent(
         Some(key) if key != intent.key.as_str() => Err(StoreError::InvalidInput {
             what: "payment intent key",
         }),
-        _ => Err(stale_or_missing(c, "payment_intents", org, intent.id.as_uuid())),
+        _ => Err(stale_or_missing(
+            c,
+            "payment_intents",
+            org,
+            intent.id.as_uuid(),
+        )),
     }
 }
 
