@@ -26,7 +26,9 @@ use selfcare::core::address::{AddressInput, AddressUsage};
 use selfcare::core::catalogue::{Seller, Sku};
 use selfcare::core::contact::Country;
 use selfcare::core::numbers::Iccid;
-use selfcare::core::orders::{GatewayKey, IdempotencyKey, OrderPayment, OrderType, PaymentIntentState};
+use selfcare::core::orders::{
+    GatewayKey, IdempotencyKey, OrderPayment, OrderType, PaymentIntentState,
+};
 use selfcare::core::password::{Password, PasswordParams};
 use selfcare::core::payment::{CardToken, VerifiedCard};
 use selfcare::core::policy::StaffActor;
@@ -34,11 +36,11 @@ use selfcare::core::roles::StaffRole;
 use selfcare::dev::{DevGateway, DevVerifier};
 use selfcare::staff::SimRow;
 use selfcare::storage::PageRequest;
-use selfcare::storage::sims::SimsLookup;
 use selfcare::storage::ports::{
     ChargeOutcome, ChargeRequest, Clock, PaymentGateway, PortError, RefundOutcome, RefundRequest,
     SystemClock,
 };
+use selfcare::storage::sims::SimsLookup;
 use selfcare::{LoginOutcome, Portal, PortalConfig, Ports, Session};
 use selfcare_sqlite::SqliteStore;
 
@@ -105,7 +107,11 @@ impl PaymentGateway for FileGateway {
     async fn charge(&self, request: ChargeRequest) -> Result<ChargeOutcome, PortError> {
         let _guard = self.lock.lock().unwrap();
         let key = request.key.as_str();
-        if let Some(line) = self.lines().into_iter().find(|w| w[0] == "charge" && w[1] == key) {
+        if let Some(line) = self
+            .lines()
+            .into_iter()
+            .find(|w| w[0] == "charge" && w[1] == key)
+        {
             return Ok(ChargeOutcome::Succeeded {
                 charge_id: line[2].clone(),
             });
@@ -149,8 +155,12 @@ async fn portal(files: &Files) -> (Portal, Arc<FileGateway>) {
     let gateway = Arc::new(FileGateway::new(&files.ledger));
     let (mut ports, _) = Ports::development_with(Arc::new(SystemClock));
     ports.gateway = gateway.clone();
-    let seller =
-        Seller::new("Nordlicht Connect GmbH", Country::parse("DE").unwrap(), "DE811907980").unwrap();
+    let seller = Seller::new(
+        "Nordlicht Connect GmbH",
+        Country::parse("DE").unwrap(),
+        "DE811907980",
+    )
+    .unwrap();
     let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
     config.password_params = PasswordParams::testing();
     let portal = Portal::open(files.db.to_str().unwrap(), ports, config)
@@ -248,9 +258,18 @@ async fn check(files: &Files, kill: usize) -> (usize, usize) {
         let order = orders
             .get(number)
             .unwrap_or_else(|| panic!("kill {kill}: committed order {number} is missing"));
-        assert!(!order.priced.lines.is_empty(), "kill {kill}: {number} lost its lines");
         assert!(
-            matches!(&order.payment, OrderPayment::Card { charge_id: Some(_), .. }),
+            !order.priced.lines.is_empty(),
+            "kill {kill}: {number} lost its lines"
+        );
+        assert!(
+            matches!(
+                &order.payment,
+                OrderPayment::Card {
+                    charge_id: Some(_),
+                    ..
+                }
+            ),
             "kill {kill}: {number} lost its payment"
         );
     }
@@ -274,7 +293,12 @@ async fn check(files: &Files, kill: usize) -> (usize, usize) {
         .map(|o| o.number.to_string())
         .collect();
     for (gateway_key, ids) in &charges {
-        assert_eq!(ids.len(), 1, "kill {kill}: {gateway_key} charged {} times", ids.len());
+        assert_eq!(
+            ids.len(),
+            1,
+            "kill {kill}: {gateway_key} charged {} times",
+            ids.len()
+        );
         let key = gateway_key
             .rsplit(':')
             .next()
@@ -285,7 +309,10 @@ async fn check(files: &Files, kill: usize) -> (usize, usize) {
         let refunds_of_it = refunds.get(&ids[0]).copied().unwrap_or(0);
         match intent.state {
             PaymentIntentState::Succeeded => {
-                assert_eq!(refunds_of_it, 0, "kill {kill}: {gateway_key} ordered and refunded");
+                assert_eq!(
+                    refunds_of_it, 0,
+                    "kill {kill}: {gateway_key} ordered and refunded"
+                );
                 ordered += 1;
             }
             state => {
@@ -299,7 +326,11 @@ async fn check(files: &Files, kill: usize) -> (usize, usize) {
     }
     drop(tx);
     // No order without its charge (the setup's one order is on invoice).
-    assert_eq!(card_orders.len(), ordered, "kill {kill}: orders and charges disagree");
+    assert_eq!(
+        card_orders.len(),
+        ordered,
+        "kill {kill}: orders and charges disagree"
+    );
     // Each top-up started one generation of the SIM's quota.
     let top_ups = orders
         .values()
@@ -312,7 +343,10 @@ async fn check(files: &Files, kill: usize) -> (usize, usize) {
         .await
         .unwrap()
         .map_or(0, |q| q.value.state.last_generation());
-    assert_eq!(generations as usize, top_ups, "kill {kill}: generations and top-ups disagree");
+    assert_eq!(
+        generations as usize, top_ups,
+        "kill {kill}: generations and top-ups disagree"
+    );
     (ordered, refunded)
 }
 
@@ -399,7 +433,13 @@ async fn ord_5_sigkill_at_random_moments_loses_no_committed_order_and_no_charge(
     let (mut ordered, mut refunded) = (0, 0);
     for kill in 0..kills {
         let mut child = std::process::Command::new(&exe)
-            .args(["crash_child_entry", "--exact", "--nocapture", "--test-threads", "1"])
+            .args([
+                "crash_child_entry",
+                "--exact",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
             .env(CHILD, dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -419,5 +459,8 @@ async fn ord_5_sigkill_at_random_moments_loses_no_committed_order_and_no_charge(
         "crash test: {kills} kills, {committed} orders reported committed by the child, \
          {ordered} charged keys ended as orders, {refunded} refunded"
     );
-    assert!(committed > 0, "the child never committed an order: the kills came too early");
+    assert!(
+        committed > 0,
+        "the child never committed an order: the kills came too early"
+    );
 }

@@ -17,85 +17,20 @@ use selfcare_storage::accounts::{
     AccountsLookup, AccountsProvider, AccountsTx, ApiClientRecord, CustomerRecord, UserRecord,
 };
 use selfcare_storage::error::StoreResult;
-use selfcare_storage::page::{Cursor, Page, PageRequest};
+use selfcare_storage::page::{Page, PageRequest};
 use selfcare_storage::version::{Version, Versioned};
 use uuid::Uuid;
 
 use crate::codec::{body, from_body, id_bytes, uuid_from, version, version_from};
+use crate::columns::enum_text;
 use crate::error::{is_foreign_key_violation, is_unique_violation, sql};
+use crate::pages::{fetch_limit, id_after, id_cursor, page_of};
 use crate::rows::{insert_singleton, singleton, stale_or_missing, update_singleton};
 use crate::{SqliteProviderTx, SqliteStore, SqliteTx};
 
 const CUSTOMERS: &str = "customers";
 const USERS: &str = "users";
 const API_CLIENTS: &str = "api_clients";
-
-// ---- helpers shared with the auth area ----
-
-/// The serde name of a unit enum variant (`Role::Owner` → `owner`), the form enums take in
-/// columns, so a column holds the same text as the JSON bodies.
-pub(crate) fn enum_text<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => Ok(s),
-        _ => Err(StoreError::Internal {
-            reason: "an enum column value is not a plain name".into(),
-        }),
-    }
-}
-
-/// An enum read back from its column.
-pub(crate) fn enum_from_text<T: serde::de::DeserializeOwned>(
-    text: String,
-    what: &str,
-) -> StoreResult<T> {
-    serde_json::from_value(serde_json::Value::String(text)).map_err(|_| StoreError::Corrupt {
-        what: format!("a stored {what}"),
-    })
-}
-
-/// A keyset cursor: the 32 lower-case hex digits of the last row's id.
-pub(crate) fn id_cursor(id: Uuid) -> Cursor {
-    Cursor::new(id.simple().to_string())
-}
-
-/// The id a cursor of [`id_cursor`] names; `InvalidInput` for anything else.
-pub(crate) fn cursor_id(cursor: Option<&Cursor>) -> StoreResult<Option<Uuid>> {
-    let Some(cursor) = cursor else {
-        return Ok(None);
-    };
-    let raw = cursor.as_str();
-    let ours = raw.len() == 32
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !ours {
-        return Err(StoreError::InvalidInput { what: "cursor" });
-    }
-    Uuid::try_parse(raw)
-        .map(Some)
-        .map_err(|_| StoreError::InvalidInput { what: "cursor" })
-}
-
-/// The page limit as an SQL value: one row more than the page, to know whether one follows.
-fn fetch_limit(page: &PageRequest) -> StoreResult<(usize, i64)> {
-    let limit = page.checked_limit()?;
-    let fetch = i64::from(page.limit).saturating_add(1);
-    Ok((limit, fetch))
-}
-
-/// Cuts a fetched `limit + 1` rows to one page with the cursor of its last row.
-fn to_page<T>(mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> Uuid) -> Page<T> {
-    if rows.len() > limit {
-        rows.truncate(limit);
-        let next = rows.last().map(|r| id_cursor(key(r)));
-        Page { items: rows, next }
-    } else {
-        Page {
-            items: rows,
-            next: None,
-        }
-    }
-}
 
 /// Runs a query whose rows are `(version, body)` and decodes each aggregate.
 fn versioned_rows<T: serde::de::DeserializeOwned>(
@@ -296,8 +231,9 @@ impl AccountsTx for SqliteTx {
 
     async fn list_users(&mut self, page: PageRequest) -> StoreResult<Page<Versioned<UserRecord>>> {
         let org = self.org.as_uuid();
-        let (limit, fetch) = fetch_limit(&page)?;
-        let after = cursor_id(page.after.as_ref())?;
+        let limit = page.checked_limit()?;
+        let fetch = fetch_limit(limit);
+        let after = id_after(&page)?;
         self.conn
             .call(move |c| {
                 let rows: Vec<Versioned<UserRecord>> = match after {
@@ -315,7 +251,7 @@ impl AccountsTx for SqliteTx {
                         "user",
                     )?,
                 };
-                Ok(to_page(rows, limit, |u| u.value.id.as_uuid()))
+                Ok(page_of(rows, limit, |u| id_cursor(u.value.id.as_uuid())))
             })
             .await
     }
@@ -451,8 +387,9 @@ impl AccountsTx for SqliteTx {
         page: PageRequest,
     ) -> StoreResult<Page<Versioned<ApiClientRecord>>> {
         let org = self.org.as_uuid();
-        let (limit, fetch) = fetch_limit(&page)?;
-        let after = cursor_id(page.after.as_ref())?;
+        let limit = page.checked_limit()?;
+        let fetch = fetch_limit(limit);
+        let after = id_after(&page)?;
         self.conn
             .call(move |c| {
                 // Each shape has its own statement so each is a range scan of one index:
@@ -490,7 +427,7 @@ impl AccountsTx for SqliteTx {
                         what,
                     )?,
                 };
-                Ok(to_page(rows, limit, |r| r.value.id.as_uuid()))
+                Ok(page_of(rows, limit, |r| id_cursor(r.value.id.as_uuid())))
             })
             .await
     }
@@ -499,8 +436,9 @@ impl AccountsTx for SqliteTx {
 #[async_trait]
 impl AccountsProvider for SqliteProviderTx {
     async fn list_orgs(&mut self, page: PageRequest) -> StoreResult<Page<OrgId>> {
-        let (limit, fetch) = fetch_limit(&page)?;
-        let after = cursor_id(page.after.as_ref())?;
+        let limit = page.checked_limit()?;
+        let fetch = fetch_limit(limit);
+        let after = id_after(&page)?;
         self.conn
             .call(move |c| {
                 let read = |query: &str, params: &[&dyn rusqlite::ToSql]| {
@@ -525,7 +463,7 @@ impl AccountsProvider for SqliteProviderTx {
                     .iter()
                     .map(|b| uuid_from(b).map(OrgId::from_uuid))
                     .collect::<StoreResult<Vec<_>>>()?;
-                Ok(to_page(orgs, limit, |o| o.as_uuid()))
+                Ok(page_of(orgs, limit, |o| id_cursor(o.as_uuid())))
             })
             .await
     }

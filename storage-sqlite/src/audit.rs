@@ -22,7 +22,8 @@ use uuid::Uuid;
 
 use crate::codec::{body, from_body, id_bytes};
 use crate::error::sql;
-use crate::orders::{Constraint, constraint, decode_cursor, encode_cursor, fetch_limit, page_of};
+use crate::orders::{Constraint, constraint};
+use crate::pages::{decode_cursor, encode_cursor, fetch_limit, page_of};
 use crate::{SqliteProviderTx, SqliteTx};
 
 const CURSOR: &str = "a";

@@ -21,10 +21,11 @@ use selfcare_storage::version::{Version, Versioned};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::accounts::{enum_from_text, enum_text, has_user};
+use crate::accounts::has_user;
 use crate::codec::{
     body, from_body, id_bytes, instant, instant_from, uuid_from, version, version_from,
 };
+use crate::columns::{enum_from, enum_text};
 use crate::error::{is_foreign_key_violation, is_unique_violation, sql};
 use crate::{SqliteProviderTx, SqliteStore, SqliteTx};
 
@@ -99,7 +100,7 @@ impl RawSession {
             value: SessionRecord {
                 token_hash: hash_from(&self.hash)?,
                 subject,
-                channel: enum_from_text(self.channel, "session channel")?,
+                channel: enum_from(&self.channel, "session channel")?,
                 times: SessionTimes {
                     created_at: instant_from(self.created_at)?,
                     last_seen_at: instant_from(self.last_seen_at)?,
@@ -168,7 +169,7 @@ impl RawToken {
             value: TokenRecord {
                 hash: hash_from(&self.hash)?,
                 state: TokenState {
-                    kind: enum_from_text(self.kind, "token kind")?,
+                    kind: enum_from(&self.kind, "token kind")?,
                     issued_at: instant_from(self.issued_at)?,
                     used_at: self.used_at.map(instant_from).transpose()?,
                 },

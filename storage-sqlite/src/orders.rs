@@ -10,86 +10,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 use selfcare_core::ids::{DocumentId, OrderId, OrgId};
 use selfcare_core::orders::{Order, OrderNumber};
 use selfcare_storage::orders::{OrderDocument, OrderRecord, OrdersLookup, OrdersTx};
-use selfcare_storage::page::{Cursor, Page, PageRequest};
+use selfcare_storage::page::{Page, PageRequest};
 use selfcare_storage::version::{Version, Versioned};
 use selfcare_storage::{StoreError, StoreResult};
 use uuid::Uuid;
 
 use crate::codec::{body, from_body, id_bytes, instant, uuid_from, version, version_from};
 use crate::error::{is_foreign_key_violation, sql};
+use crate::pages::{decode_cursor, encode_cursor, fetch_limit, page_of};
 use crate::{SqliteStore, SqliteTx};
-
-// ---------------------------------------------------------------------------------------------
-// Cursors
-
-/// A cursor naming the last row's key: `<list tag>.<lower-case hex of the key bytes>`. The tag
-/// keeps a cursor of one list from being taken for another's.
-pub(crate) fn encode_cursor(tag: &str, key: &[u8]) -> Cursor {
-    let mut out = String::with_capacity(tag.len() + 1 + key.len() * 2);
-    out.push_str(tag);
-    out.push('.');
-    for b in key {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    Cursor::new(out)
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// The key bytes of a cursor made by [`encode_cursor`] with `tag`.
-///
-/// # Errors
-/// `InvalidInput { what: "cursor" }` for anything else (another list's cursor, another
-/// store's, a damaged one).
-pub(crate) fn decode_cursor<const N: usize>(tag: &str, cursor: &Cursor) -> StoreResult<[u8; N]> {
-    let invalid = || StoreError::InvalidInput { what: "cursor" };
-    let hex = cursor
-        .as_str()
-        .strip_prefix(tag)
-        .and_then(|rest| rest.strip_prefix('.'))
-        .ok_or_else(invalid)?
-        .as_bytes();
-    if hex.len() != N * 2 {
-        return Err(invalid());
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; N];
-    for (slot, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        match pair {
-            [hi, lo] => {
-                *slot =
-                    (nibble(*hi).ok_or_else(invalid)? << 4) | nibble(*lo).ok_or_else(invalid)?;
-            }
-            _ => return Err(invalid()),
-        }
-    }
-    Ok(out)
-}
-
-/// The page of `rows`, read with a limit one above `limit`: a row beyond the limit means
-/// there is a next page, which starts after the last row kept.
-pub(crate) fn page_of<T>(mut rows: Vec<T>, limit: usize, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
-    if rows.len() > limit {
-        rows.truncate(limit);
-        let next = rows.last().map(cursor);
-        Page { items: rows, next }
-    } else {
-        Page {
-            items: rows,
-            next: None,
-        }
-    }
-}
-
-/// `limit + 1` as an SQL integer (`limit` is at most 500).
-pub(crate) fn fetch_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1)
-}
 
 // ---------------------------------------------------------------------------------------------
 // Orders
@@ -466,27 +395,5 @@ impl OrdersLookup for SqliteStore {
                 .transpose()
             })
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_round_trips_and_refuses_foreign_text() {
-        let key = [0u8, 1, 0x7f, 0x80, 0xfe, 0xff];
-        let cursor = encode_cursor("o", &key);
-        assert_eq!(cursor.as_str(), "o.00017f80feff");
-        assert_eq!(decode_cursor::<6>("o", &cursor), Ok(key));
-        for bad in [
-            "o.00017f80fef",
-            "d.00017f80feff",
-            "o00017f80feff",
-            "o.00017F80FEFF",
-            "",
-        ] {
-            assert!(decode_cursor::<6>("o", &Cursor::new(bad)).is_err(), "{bad}");
-        }
     }
 }

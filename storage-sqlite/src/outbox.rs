@@ -18,11 +18,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::codec::{body, from_body, id_bytes, instant, instant_from};
+use crate::columns::*;
 use crate::error::{is_unique_violation, sql};
-use crate::sims::{
-    BEFORE_EVERY_ID, checked_count, col_blob, col_int, col_opt_instant, col_opt_text, col_uuid,
-    fetch_limit, opt_instant, page_of, pair_after, pair_cursor,
-};
+use crate::pages::*;
 use crate::{SqliteProviderTx, SqliteTx};
 
 /// What a message says: written once, never changed.

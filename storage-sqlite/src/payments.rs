@@ -20,7 +20,8 @@ use crate::codec::{
     body, from_body, id_bytes, instant, instant_from, uuid_from, version, version_from,
 };
 use crate::error::sql;
-use crate::orders::{Constraint, constraint, decode_cursor, encode_cursor, fetch_limit, page_of};
+use crate::orders::{Constraint, constraint};
+use crate::pages::{decode_cursor, encode_cursor, fetch_limit, page_of};
 use crate::rows::{insert_singleton, singleton, stale_or_missing, update_singleton};
 use crate::{SqliteProviderTx, SqliteTx};
 

@@ -4,9 +4,6 @@
 //! order's export ([`SimsTx::order_sims`]) is a range scan of the table itself; its identity
 //! `(org_id, id)` and the ICCID (unique across organisations) are unique indexes beside it.
 //! Plans and provisioning requests are JSON bodies beside the columns their queries read.
-//!
-//! This file also holds the small helpers the sims, usage, tickets and outbox areas share:
-//! cursors, pages, enum columns and typed column reads.
 
 use std::collections::BTreeSet;
 
@@ -18,7 +15,7 @@ use selfcare_core::plans::Plan;
 use selfcare_core::sims::{Sim, SimBilling, SimLabel, SimStatus};
 use selfcare_storage::StoreError;
 use selfcare_storage::error::StoreResult;
-use selfcare_storage::page::{Cursor, MAX_PAGE, Page, PageRequest};
+use selfcare_storage::page::{Page, PageRequest};
 use selfcare_storage::sims::*;
 use selfcare_storage::version::{Version, Versioned};
 use time::OffsetDateTime;
@@ -27,215 +24,10 @@ use uuid::Uuid;
 use crate::codec::{
     body, from_body, id_bytes, instant, instant_from, uuid_from, version, version_from,
 };
+use crate::columns::*;
 use crate::error::{is_foreign_key_violation, is_unique_violation, sql};
+use crate::pages::*;
 use crate::{SqliteProviderTx, SqliteStore, SqliteTx};
-
-// ---------------------------------------------------------------------------------------------
-// Helpers shared by the sims, usage, tickets and outbox areas.
-
-/// The lower bound of an ascending keyset walk from the start: the empty BLOB sorts before
-/// every 16-byte id.
-pub(crate) const BEFORE_EVERY_ID: [u8; 0] = [];
-
-/// The upper bound of a descending keyset walk from the start: 17 bytes of `0xff` sort after
-/// every 16-byte id.
-pub(crate) const AFTER_EVERY_ID: [u8; 17] = [0xff; 17];
-
-fn bad_cursor() -> StoreError {
-    StoreError::InvalidInput { what: "cursor" }
-}
-
-/// An id as this store writes it in a cursor: 32 lower-case hex digits.
-fn hex_id(raw: &str) -> Option<Uuid> {
-    let well_formed = raw.len() == 32
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if well_formed {
-        Uuid::try_parse(raw).ok()
-    } else {
-        None
-    }
-}
-
-/// The cursor after the row with id `id`.
-pub(crate) fn id_cursor(id: Uuid) -> Cursor {
-    Cursor::new(id.simple().to_string())
-}
-
-/// The id a page starts after, from a cursor made by [`id_cursor`].
-///
-/// # Errors
-/// `InvalidInput { what: "cursor" }` for any other text.
-pub(crate) fn id_after(page: &PageRequest) -> StoreResult<Option<Uuid>> {
-    page.after
-        .as_ref()
-        .map(|c| hex_id(c.as_str()).ok_or_else(bad_cursor))
-        .transpose()
-}
-
-/// The cursor after the row keyed `(first, second)` (e.g. ticket id, organisation).
-pub(crate) fn pair_cursor(first: Uuid, second: Uuid) -> Cursor {
-    Cursor::new(format!("{}.{}", first.simple(), second.simple()))
-}
-
-/// The key a page starts after, from a cursor made by [`pair_cursor`].
-///
-/// # Errors
-/// `InvalidInput { what: "cursor" }` for any other text.
-pub(crate) fn pair_after(page: &PageRequest) -> StoreResult<Option<(Uuid, Uuid)>> {
-    page.after
-        .as_ref()
-        .map(|c| {
-            let (a, b) = c.as_str().split_once('.').ok_or_else(bad_cursor)?;
-            Ok((
-                hex_id(a).ok_or_else(bad_cursor)?,
-                hex_id(b).ok_or_else(bad_cursor)?,
-            ))
-        })
-        .transpose()
-}
-
-/// The SQL `LIMIT` of a page: one row more than the page holds, so the store knows whether
-/// another page follows without a second query.
-pub(crate) fn fetch_limit(limit: usize) -> i64 {
-    i64::try_from(limit).map_or(i64::from(MAX_PAGE), |l| l.saturating_add(1))
-}
-
-/// A page from the rows read with [`fetch_limit`]: at most `limit` of them, with a cursor at
-/// the last one when more were read.
-pub(crate) fn page_of<T>(mut rows: Vec<T>, limit: usize, cursor: impl Fn(&T) -> Cursor) -> Page<T> {
-    if rows.len() > limit {
-        rows.truncate(limit);
-        let next = rows.last().map(cursor);
-        Page { items: rows, next }
-    } else {
-        Page {
-            items: rows,
-            next: None,
-        }
-    }
-}
-
-/// `1..=MAX_PAGE` as an SQL limit, for batch sizes that are not pages.
-///
-/// # Errors
-/// `InvalidInput { what }` otherwise.
-pub(crate) fn checked_count(n: u32, what: &'static str) -> StoreResult<i64> {
-    if n == 0 || n > MAX_PAGE {
-        return Err(StoreError::InvalidInput { what });
-    }
-    Ok(i64::from(n))
-}
-
-/// A unit enum's serde name (`"in_progress"`), as stored in a TEXT column.
-pub(crate) fn enum_text<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => Ok(s),
-        _ => Err(StoreError::Internal {
-            reason: "an enum column that is not a name".into(),
-        }),
-    }
-}
-
-/// A unit enum read back from its serde name.
-pub(crate) fn enum_from<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> StoreResult<T> {
-    serde_json::from_value(serde_json::Value::String(raw.to_owned())).map_err(|_| {
-        StoreError::Corrupt {
-            what: format!("a stored {what}"),
-        }
-    })
-}
-
-fn corrupt_column(what: &str) -> StoreError {
-    StoreError::Corrupt {
-        what: format!("the column {what}"),
-    }
-}
-
-/// The BLOB in column `i` (named `what` in errors).
-pub(crate) fn col_blob<'r>(r: &'r Row<'_>, i: usize, what: &str) -> StoreResult<&'r [u8]> {
-    r.get_ref(i)
-        .ok()
-        .and_then(|v| v.as_blob().ok())
-        .ok_or_else(|| corrupt_column(what))
-}
-
-/// The id in column `i`.
-pub(crate) fn col_uuid(r: &Row<'_>, i: usize, what: &str) -> StoreResult<Uuid> {
-    uuid_from(col_blob(r, i, what)?)
-}
-
-/// The text in column `i`.
-pub(crate) fn col_text<'r>(r: &'r Row<'_>, i: usize, what: &str) -> StoreResult<&'r str> {
-    r.get_ref(i)
-        .ok()
-        .and_then(|v| v.as_str().ok())
-        .ok_or_else(|| corrupt_column(what))
-}
-
-/// The text in column `i`, or `None` for NULL.
-pub(crate) fn col_opt_text<'r>(
-    r: &'r Row<'_>,
-    i: usize,
-    what: &str,
-) -> StoreResult<Option<&'r str>> {
-    r.get_ref(i)
-        .ok()
-        .and_then(|v| v.as_str_or_null().ok())
-        .ok_or_else(|| corrupt_column(what))
-}
-
-/// The integer in column `i`.
-pub(crate) fn col_int(r: &Row<'_>, i: usize, what: &str) -> StoreResult<i64> {
-    r.get_ref(i)
-        .ok()
-        .and_then(|v| v.as_i64().ok())
-        .ok_or_else(|| corrupt_column(what))
-}
-
-/// The integer in column `i`, or `None` for NULL.
-pub(crate) fn col_opt_int(r: &Row<'_>, i: usize, what: &str) -> StoreResult<Option<i64>> {
-    r.get_ref(i)
-        .ok()
-        .and_then(|v| v.as_i64_or_null().ok())
-        .ok_or_else(|| corrupt_column(what))
-}
-
-/// The instant in column `i`, or `None` for NULL.
-pub(crate) fn col_opt_instant(
-    r: &Row<'_>,
-    i: usize,
-    what: &str,
-) -> StoreResult<Option<OffsetDateTime>> {
-    col_opt_int(r, i, what)?.map(instant_from).transpose()
-}
-
-/// An optional instant as a column value.
-pub(crate) fn opt_instant(at: Option<OffsetDateTime>) -> StoreResult<Option<i64>> {
-    at.map(instant).transpose()
-}
-
-/// Runs `f` inside a savepoint: when it fails, everything it wrote is undone and the
-/// transaction goes on (all-or-nothing batches).
-pub(crate) fn all_or_nothing<R>(
-    c: &Connection,
-    name: &'static str,
-    f: impl FnOnce(&Connection) -> StoreResult<R>,
-) -> StoreResult<R> {
-    c.execute_batch(&format!("SAVEPOINT {name}")).map_err(sql)?;
-    match f(c) {
-        Ok(out) => {
-            c.execute_batch(&format!("RELEASE {name}")).map_err(sql)?;
-            Ok(out)
-        }
-        Err(e) => {
-            c.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))
-                .map_err(sql)?;
-            Err(e)
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // SIM rows.

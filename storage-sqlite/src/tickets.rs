@@ -24,13 +24,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::codec::{body, from_body, id_bytes, instant, instant_from, version, version_from};
+use crate::columns::*;
 use crate::error::{is_foreign_key_violation, is_unique_violation, sql};
+use crate::pages::*;
 use crate::rows::stale_or_missing;
-use crate::sims::{
-    AFTER_EVERY_ID, BEFORE_EVERY_ID, col_blob, col_int, col_opt_instant, col_text, col_uuid,
-    enum_from, enum_text, fetch_limit, id_after, id_cursor, opt_instant, page_of, pair_after,
-    pair_cursor,
-};
 use crate::{SqliteProviderTx, SqliteTx};
 
 const TABLE: &str = "tickets";

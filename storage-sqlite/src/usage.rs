@@ -16,8 +16,8 @@ use selfcare_storage::version::{Version, Versioned};
 use uuid::Uuid;
 
 use crate::codec::{body, from_body, id_bytes, version, version_from};
+use crate::columns::*;
 use crate::error::{is_unique_violation, sql};
-use crate::sims::{col_blob, col_int, col_uuid};
 use crate::{SqliteStore, SqliteTx};
 
 fn quota_row(c: &Connection, org: Uuid, sim: Uuid) -> StoreResult<Option<Versioned<QuotaRecord>>> {
