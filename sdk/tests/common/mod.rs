@@ -175,11 +175,29 @@ pub async fn insert_member(
 }
 
 /// The store the store-independent suites run on, chosen by `SELFCARE_TEST_STORE`: `memory`
-/// (the default). Store crates add their own values behind their cargo features, so the same
-/// tests run on every store without a store crate depending on the sdk.
+/// (the default) or `sqlite` (a fresh file in a temporary directory, feature `sqlite`). The
+/// sdk's tests pick the store, so no store crate depends on the sdk.
 pub fn test_store() -> Arc<dyn Store> {
     match std::env::var("SELFCARE_TEST_STORE").as_deref() {
         Err(_) | Ok("") | Ok("memory") => Arc::new(MemoryStore::new()),
+        #[cfg(feature = "sqlite")]
+        Ok("sqlite") => {
+            // The file outlives the test case: it goes below `SELFCARE_TEST_DIR` when set (the
+            // test command removes that directory afterwards), else into a kept temporary one.
+            let dir = match std::env::var_os("SELFCARE_TEST_DIR") {
+                Some(root) => tempfile::tempdir_in(root).unwrap().keep(),
+                None => tempfile::tempdir().unwrap().keep(),
+            };
+            let path = dir.join("portal.db");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            Arc::new(
+                rt.block_on(selfcare_sqlite::SqliteStore::open(&path))
+                    .unwrap(),
+            )
+        }
         Ok(other) => panic!("SELFCARE_TEST_STORE={other}: no such store in this build"),
     }
 }
