@@ -16,13 +16,12 @@ use std::task::{Context, Poll, Waker};
 use async_trait::async_trait;
 use common::{PASSWORD, business, ctx};
 use selfcare::checkout::{Payment, PlaceOrder, TopUpTarget};
-use selfcare::core::address::{AddressInput, AddressUsage};
-use selfcare::core::catalogue::{Seller, Sku};
-use selfcare::core::contact::Country;
+use selfcare::core::address::AddressUsage;
+use selfcare::core::catalogue::Sku;
 use selfcare::core::ids::{CardId, OrgId, PlanId};
 use selfcare::core::numbers::Iccid;
 use selfcare::core::orders::{IdempotencyKey, Order, PaymentIntentState};
-use selfcare::core::password::{Password, PasswordParams};
+use selfcare::core::password::Password;
 use selfcare::core::payment::{CardToken, VerifiedCard};
 use selfcare::core::plans::PlanState;
 use selfcare::core::policy::StaffActor;
@@ -36,7 +35,7 @@ use selfcare::storage::ports::{
     UsageReadRequest, VoicemailRequest,
 };
 use selfcare::storage::{MemoryStore, Store};
-use selfcare::{LoginOutcome, Portal, PortalConfig, Ports, Session};
+use selfcare::{LoginOutcome, Portal, Ports, Session};
 use time::Duration;
 use time::macros::{date, datetime};
 
@@ -135,14 +134,7 @@ impl Shop {
         let (mut ports, dev) = Ports::development_with(Arc::new(clock.clone()));
         ports.gateway = Arc::new(SlowGateway(Arc::clone(&dev.gateway)));
         ports.network = Arc::new(SlowNetwork(Arc::clone(&dev.network)));
-        let seller = Seller::new(
-            "Nordlicht Connect GmbH",
-            Country::parse("DE").unwrap(),
-            "DE811907980",
-        )
-        .unwrap();
-        let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-        config.password_params = PasswordParams::testing();
+        let config = common::test_config();
         let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
         let (customer, owner) = business("ada@acme.example");
         let org = portal
@@ -159,16 +151,7 @@ impl Shop {
         };
         owner
             .add_address(
-                AddressInput {
-                    name: "Ada Owner".into(),
-                    company: Some("Acme IoT GmbH".into()),
-                    street: "Invalidenstraße".into(),
-                    house_number: Some("116".into()),
-                    postal_code: "10115".into(),
-                    city: "Berlin".into(),
-                    country: "DE".into(),
-                    ..AddressInput::default()
-                },
+                common::billing_address(),
                 AddressUsage::BOTH,
                 AddressUsage::BOTH,
                 None,

@@ -22,7 +22,7 @@ use selfcare::core::numbers::{Iccid, Msisdn};
 use selfcare::core::orders::{
     NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
 };
-use selfcare::core::password::{Password, PasswordParams};
+use selfcare::core::password::Password;
 use selfcare::core::payment::{AutoTopUpTarget, CardDeletionConsequence};
 use selfcare::core::plans::Plan;
 use selfcare::core::roles::Role;
@@ -31,7 +31,7 @@ use selfcare::dev::{DevHandles, DevVerifier};
 use selfcare::storage::PageRequest;
 use selfcare::storage::ports::{Clock, ManualClock};
 use selfcare::storage::{MemoryStore, Store};
-use selfcare::{Error, LoginOutcome, Portal, PortalConfig, Ports, Session};
+use selfcare::{Error, LoginOutcome, Portal, Ports, Session};
 use time::macros::{date, datetime};
 
 /// A portal over a fresh in-memory store with the development ports.
@@ -46,14 +46,7 @@ fn world() -> World {
     let clock = ManualClock::new(datetime!(2026-11-23 10:00 UTC));
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let (ports, dev) = Ports::development_with(Arc::new(clock.clone()));
-    let seller = Seller::new(
-        "Nordlicht Connect GmbH",
-        Country::parse("DE").unwrap(),
-        "DE811907980",
-    )
-    .unwrap();
-    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-    config.password_params = PasswordParams::testing();
+    let config = common::test_config();
     let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
     World {
         portal,

@@ -25,7 +25,7 @@ use selfcare::core::orders::{
     GatewayKey, IdempotencyKey, NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer,
     price_order,
 };
-use selfcare::core::password::{Password, PasswordParams};
+use selfcare::core::password::Password;
 use selfcare::core::payment::{CardToken, VerifiedCard};
 use selfcare::core::quota::{MonthlyUsage, Quota, QuotaState, SentMarks, VolumeKind};
 use selfcare::core::roles::Role;
@@ -38,7 +38,7 @@ use selfcare::storage::ports::{
 };
 use selfcare::storage::usage::QuotaRecord;
 use selfcare::storage::{MemoryStore, Store};
-use selfcare::{Error, LoginOutcome, Portal, PortalConfig, Ports, Session};
+use selfcare::{Error, LoginOutcome, Portal, Ports, Session};
 use time::macros::datetime;
 use tokio::sync::Notify;
 
@@ -125,14 +125,7 @@ fn world() -> World {
         charged: Notify::new(),
     });
     ports.gateway = gateway.clone();
-    let seller = Seller::new(
-        "Nordlicht Connect GmbH",
-        Country::parse("DE").unwrap(),
-        "DE811907980",
-    )
-    .unwrap();
-    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-    config.password_params = PasswordParams::testing();
+    let config = common::test_config();
     let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
     World {
         portal,

@@ -7,13 +7,11 @@ mod common;
 
 use std::sync::Arc;
 
-use selfcare::core::catalogue::Seller;
-use selfcare::core::contact::{Country, Email, Language};
+use selfcare::core::contact::{Email, Language};
 use selfcare::core::ids::{MessageId, OrgId, ProvisioningId, SimId};
 use selfcare::core::money::{Currency, Money};
 use selfcare::core::numbers::{Iccid, Msisdn};
 use selfcare::core::orders::{GatewayKey, IdempotencyKey};
-use selfcare::core::password::PasswordParams;
 use selfcare::core::payment::{CardBrand, CardToken};
 use selfcare::dev::{
     DevGateway, DevHandles, DevVerifier, GatewayCalls, LedgerEntry, ManualClock, NetworkRequest,
@@ -65,15 +63,7 @@ fn charge_id(outcome: &ChargeOutcome) -> String {
 }
 
 fn config() -> PortalConfig {
-    let seller = Seller::new(
-        "Nordlicht Connect GmbH",
-        Country::parse("DE").unwrap(),
-        "DE811907980",
-    )
-    .unwrap();
-    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-    config.password_params = PasswordParams::testing();
-    config
+    common::test_config()
 }
 
 #[test]

@@ -8,14 +8,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use common::{Unreachable, business, ctx};
-use selfcare::core::catalogue::Seller;
-use selfcare::core::contact::{Country, Language};
-use selfcare::core::password::PasswordParams;
+use selfcare::core::contact::Language;
 use selfcare::notifications::DispatchReport;
 use selfcare::storage::page::PageRequest;
 use selfcare::storage::ports::{Clock, ManualClock, Notifier, OutboundMessage, PortError};
 use selfcare::storage::{MemoryStore, Store};
-use selfcare::{Portal, PortalConfig, Ports};
+use selfcare::{Portal, Ports};
 use time::Duration;
 use time::macros::datetime;
 
@@ -67,14 +65,7 @@ async fn setup(script: Vec<Result<(), PortError>>) -> Setup {
         Arc::new(Unreachable),
         Arc::new(clock.clone()),
     );
-    let seller = Seller::new(
-        "Nordlicht Connect GmbH",
-        Country::parse("DE").unwrap(),
-        "DE811907980",
-    )
-    .unwrap();
-    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-    config.password_params = PasswordParams::testing();
+    let config = common::test_config();
     let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
     // A business customer whose language is German, and one message to its Owner.
     let (customer, owner) = business("owner@acme.example");

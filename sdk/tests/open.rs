@@ -9,22 +9,11 @@ mod common;
 use std::sync::Arc;
 
 use selfcare::core::ReasonCode;
-use selfcare::core::catalogue::Seller;
-use selfcare::core::contact::Country;
-use selfcare::core::password::PasswordParams;
 use selfcare::storage::ports::SystemClock;
 use selfcare::{Error, Portal, PortalConfig, Ports};
 
 fn config() -> PortalConfig {
-    let seller = Seller::new(
-        "Nordlicht Connect GmbH",
-        Country::parse("DE").unwrap(),
-        "DE811907980",
-    )
-    .unwrap();
-    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-    config.password_params = PasswordParams::testing();
-    config
+    common::test_config()
 }
 
 async fn open(path: &std::path::Path) -> Result<Portal, Error> {

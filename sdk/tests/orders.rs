@@ -24,7 +24,7 @@ use selfcare::core::orders::{
     NewDocument, NewInvoice, NewOrder, Order, OrderNumber, OrderPayment, OrderStatus, OrderType,
     Shipment, ShipmentStatus, TaxCustomer, TrackingNumber, price_order,
 };
-use selfcare::core::password::{Password, PasswordParams};
+use selfcare::core::password::Password;
 use selfcare::core::quota::UsageRecordId;
 use selfcare::core::roles::Role;
 use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
@@ -35,7 +35,7 @@ use selfcare::storage::ports::{Clock, ManualClock};
 use selfcare::storage::{
     MemoryStore, OrgTransaction, PageRequest, ProviderTransaction, Store, StoreResult,
 };
-use selfcare::{Error, LoginOutcome, Portal, PortalConfig, Ports, RequestContext, Session};
+use selfcare::{Error, LoginOutcome, Portal, Ports, RequestContext, Session};
 use time::OffsetDateTime;
 use time::macros::{date, datetime};
 
@@ -145,14 +145,7 @@ fn world() -> World {
         Arc::new(Unreachable),
         Arc::new(clock.clone()),
     );
-    let seller = Seller::new(
-        "Nordlicht Connect GmbH",
-        Country::parse("DE").unwrap(),
-        "DE811907980",
-    )
-    .unwrap();
-    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-    config.password_params = PasswordParams::testing();
+    let config = common::test_config();
     let dyn_store: Arc<dyn Store> = store.clone();
     let portal = Portal::with_store(dyn_store, ports, config).unwrap();
     World {

@@ -49,14 +49,7 @@ fn world() -> World {
     let clock = ManualClock::new(datetime!(2026-11-23 10:00 UTC));
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let (ports, dev) = Ports::development_with(Arc::new(clock.clone()));
-    let seller = Seller::new(
-        "Nordlicht Connect GmbH",
-        Country::parse("DE").unwrap(),
-        "DE811907980",
-    )
-    .unwrap();
-    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-    config.password_params = PasswordParams::testing();
+    let config = common::test_config();
     let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
     World {
         portal,

@@ -11,16 +11,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use common::{PASSWORD, Unreachable, World, business, ctx};
 use selfcare::core::ReasonCode;
-use selfcare::core::catalogue::Seller;
-use selfcare::core::contact::Country;
 use selfcare::core::notifications::NotificationKind;
-use selfcare::core::password::{Password, PasswordParams};
+use selfcare::core::password::Password;
 use selfcare::profile::ProfileChange;
 use selfcare::storage::outbox::OutboxMessage;
 use selfcare::storage::page::PageRequest;
 use selfcare::storage::ports::{Clock, HumanVerifier, ManualClock, PortError};
 use selfcare::storage::{MemoryStore, Store};
-use selfcare::{Error, LoginOutcome, Portal, PortalConfig, Ports, Session, UnauthenticatedKind};
+use selfcare::{Error, LoginOutcome, Portal, Ports, Session, UnauthenticatedKind};
 use time::macros::datetime;
 
 const CAPTCHA: &str = "human-ok";
@@ -47,14 +45,7 @@ fn world() -> World {
         Arc::new(Unreachable),
         Arc::new(clock.clone()),
     );
-    let seller = Seller::new(
-        "Nordlicht Connect GmbH",
-        Country::parse("DE").unwrap(),
-        "DE811907980",
-    )
-    .unwrap();
-    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-    config.password_params = PasswordParams::testing();
+    let config = common::test_config();
     let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
     World {
         portal,

@@ -19,13 +19,13 @@ use selfcare::core::numbers::Iccid;
 use selfcare::core::orders::{
     NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
 };
-use selfcare::core::password::{Password, PasswordParams};
+use selfcare::core::password::Password;
 use selfcare::core::roles::Role;
 use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
 use selfcare::storage::ports::{Clock, ManualClock};
 use selfcare::storage::sims::SimFilter;
 use selfcare::storage::{MemoryStore, Store};
-use selfcare::{Error, LoginOutcome, Portal, PortalConfig, Ports, Session};
+use selfcare::{Error, LoginOutcome, Portal, Ports, Session};
 use time::macros::datetime;
 
 struct World {
@@ -38,14 +38,7 @@ fn world() -> World {
     let clock = ManualClock::new(datetime!(2026-11-23 10:00 UTC));
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let (ports, _dev) = Ports::development_with(Arc::new(clock.clone()));
-    let seller = Seller::new(
-        "Nordlicht Connect GmbH",
-        Country::parse("DE").unwrap(),
-        "DE811907980",
-    )
-    .unwrap();
-    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-    config.password_params = PasswordParams::testing();
+    let config = common::test_config();
     let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
     World {
         portal,

@@ -22,14 +22,13 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use common::{PASSWORD, business, ctx};
 use selfcare::checkout::{Payment, PlaceOrder, TopUpTarget};
-use selfcare::core::address::{AddressInput, AddressUsage};
-use selfcare::core::catalogue::{Seller, Sku};
-use selfcare::core::contact::Country;
+use selfcare::core::address::AddressUsage;
+use selfcare::core::catalogue::Sku;
 use selfcare::core::numbers::Iccid;
 use selfcare::core::orders::{
     GatewayKey, IdempotencyKey, OrderPayment, OrderType, PaymentIntentState,
 };
-use selfcare::core::password::{Password, PasswordParams};
+use selfcare::core::password::Password;
 use selfcare::core::payment::{CardToken, VerifiedCard};
 use selfcare::core::policy::StaffActor;
 use selfcare::core::roles::StaffRole;
@@ -41,7 +40,7 @@ use selfcare::storage::ports::{
     SystemClock,
 };
 use selfcare::storage::sims::SimsLookup;
-use selfcare::{LoginOutcome, Portal, PortalConfig, Ports, Session};
+use selfcare::{LoginOutcome, Portal, Ports, Session};
 use selfcare_sqlite::SqliteStore;
 
 const CHILD: &str = "SELFCARE_CRASH_CHILD";
@@ -155,14 +154,7 @@ async fn portal(files: &Files) -> (Portal, Arc<FileGateway>) {
     let gateway = Arc::new(FileGateway::new(&files.ledger));
     let (mut ports, _) = Ports::development_with(Arc::new(SystemClock));
     ports.gateway = gateway.clone();
-    let seller = Seller::new(
-        "Nordlicht Connect GmbH",
-        Country::parse("DE").unwrap(),
-        "DE811907980",
-    )
-    .unwrap();
-    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-    config.password_params = PasswordParams::testing();
+    let config = common::test_config();
     let portal = Portal::open(files.db.to_str().unwrap(), ports, config)
         .await
         .unwrap();
@@ -360,16 +352,7 @@ async fn setup(files: &Files) {
         .unwrap();
     let ada = owner(&portal).await;
     ada.add_address(
-        AddressInput {
-            name: "Ada Owner".into(),
-            company: Some("Acme IoT GmbH".into()),
-            street: "Invalidenstraße".into(),
-            house_number: Some("116".into()),
-            postal_code: "10115".into(),
-            city: "Berlin".into(),
-            country: "DE".into(),
-            ..AddressInput::default()
-        },
+        common::billing_address(),
         AddressUsage::BOTH,
         AddressUsage::BOTH,
         None,

@@ -438,16 +438,7 @@ impl StateMachineTest for Portal2 {
                 // address list (addresses the model creates are shipping-only).
                 sessions[org_index * ROLES.len()]
                     .add_address(
-                        AddressInput {
-                            name: "Ada Owner".into(),
-                            company: Some("Acme IoT GmbH".into()),
-                            street: "Invalidenstraße".into(),
-                            house_number: Some("116".into()),
-                            postal_code: "10115".into(),
-                            city: "Berlin".into(),
-                            country: "DE".into(),
-                            ..AddressInput::default()
-                        },
+                        common::billing_address(),
                         AddressUsage::BOTH,
                         AddressUsage::BOTH,
                         None,

@@ -20,7 +20,7 @@ use selfcare::core::numbers::Iccid;
 use selfcare::core::orders::{
     GatewayKey, NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
 };
-use selfcare::core::password::{Password, PasswordParams};
+use selfcare::core::password::Password;
 use selfcare::core::payment::AutoTopUpTarget;
 use selfcare::core::quota::{MonthlyUsage, Quota, QuotaState, SentMarks, UsageRecord, VolumeKind};
 use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
@@ -31,7 +31,7 @@ use selfcare::storage::ports::{ChargeOutcome, Clock, ManualClock};
 use selfcare::storage::usage::QuotaRecord;
 use selfcare::storage::{MemoryStore, Store};
 use selfcare::usage::{AutoTopUpOutcome, RejectReason, UsageReport};
-use selfcare::{LoginOutcome, Portal, PortalConfig, Ports, Session};
+use selfcare::{LoginOutcome, Portal, Ports, Session};
 use time::Duration;
 use time::macros::datetime;
 
@@ -46,14 +46,7 @@ fn world() -> World {
     let clock = ManualClock::new(datetime!(2026-11-23 10:00 UTC));
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let (ports, dev) = Ports::development_with(Arc::new(clock.clone()));
-    let seller = Seller::new(
-        "Nordlicht Connect GmbH",
-        Country::parse("DE").unwrap(),
-        "DE811907980",
-    )
-    .unwrap();
-    let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
-    config.password_params = PasswordParams::testing();
+    let config = common::test_config();
     let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
     World {
         portal,
@@ -76,16 +69,7 @@ async fn login(w: &World, email: &str) -> Session {
 }
 
 fn address() -> AddressInput {
-    AddressInput {
-        name: "Ada Owner".into(),
-        company: Some("Acme IoT GmbH".into()),
-        street: "Invalidenstraße".into(),
-        house_number: Some("116".into()),
-        postal_code: "10115".into(),
-        city: "Berlin".into(),
-        country: "DE".into(),
-        ..AddressInput::default()
-    }
+    common::billing_address()
 }
 
 /// A registered business with a default billing/shipping address, a card saved from `token`,

@@ -98,6 +98,18 @@ pub fn world_on(store: Arc<dyn Store>) -> World {
         Arc::new(Unreachable),
         Arc::new(clock.clone()),
     );
+    let config = test_config();
+    let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
+    World {
+        portal,
+        clock,
+        store,
+    }
+}
+
+/// The test configuration: the seller every test uses, a fixed host key, and Argon2 at
+/// test strength.
+pub fn test_config() -> PortalConfig {
     let seller = Seller::new(
         "Nordlicht Connect GmbH",
         Country::parse("DE").unwrap(),
@@ -106,11 +118,20 @@ pub fn world_on(store: Arc<dyn Store>) -> World {
     .unwrap();
     let mut config = PortalConfig::new(seller, &[7u8; 32]).unwrap();
     config.password_params = PasswordParams::testing();
-    let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
-    World {
-        portal,
-        clock,
-        store,
+    config
+}
+
+/// A German business's billing address (the company of [`business`]), for orders.
+pub fn billing_address() -> selfcare::core::address::AddressInput {
+    selfcare::core::address::AddressInput {
+        name: "Ada Owner".into(),
+        company: Some("Acme IoT GmbH".into()),
+        street: "Invalidenstraße".into(),
+        house_number: Some("116".into()),
+        postal_code: "10115".into(),
+        city: "Berlin".into(),
+        country: "DE".into(),
+        ..selfcare::core::address::AddressInput::default()
     }
 }
 
