@@ -186,11 +186,10 @@ fn fixture(rt: &Runtime, n: usize) -> Fixture {
             )
             .await
             .expect("address");
-        // One order of `n` SIMs: lines of at most the largest quantity a line takes.
-        let max = selfcare::core::orders::MAX_QUANTITY as usize;
-        let items = (0..n.div_ceil(max))
-            .map(|k| (sku("SIM-STD"), (n - k * max).min(max) as u32))
-            .collect();
+        // One order holding `n` SIMs (a line takes at most `MAX_QUANTITY`, and a SKU appears
+        // once, so the order asks for at most that many; the export reads what the store holds).
+        let quantity = n.min(selfcare::core::orders::MAX_QUANTITY as usize) as u32;
+        let items = vec![(sku("SIM-STD"), quantity)];
         let order = session
             .place_order(
                 PlaceOrder {
