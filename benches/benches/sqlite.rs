@@ -100,7 +100,7 @@ fn sim(i: usize, order: OrderId, now: OffsetDateTime, msisdns: &[Msisdn]) -> Sim
         7 => format!("@sensor {i}"),
         _ => format!("Sensor {i}"),
     };
-    let provisioned = i % 7 != 0;
+    let provisioned = !i.is_multiple_of(7);
     let mut random = [0u8; 10];
     random[2..].copy_from_slice(&(i as u64).to_be_bytes());
     Sim {
