@@ -633,7 +633,7 @@ impl SimsTx for SqliteTx {
         }
         let org = self.org.as_uuid();
         self.conn
-            .call(move |c| {
+            .call_blocking(move |c| {
                 // The parents first (a batch is one order's SIMs, so usually one query).
                 let orders: BTreeSet<OrderId> = sims.iter().map(|s| s.order).collect();
                 for order in orders {
@@ -716,7 +716,7 @@ impl SimsTx for SqliteTx {
         }
         let org = self.org.as_uuid();
         self.conn
-            .call(move |c| {
+            .call_blocking(move |c| {
                 order_sims_csv_rows(c, org, order.as_uuid(), after.map(|a| a.as_uuid()), batch)
             })
             .await
