@@ -116,16 +116,24 @@ impl<W: io::Write> SimCsvWriter<W> {
     /// # Errors
     /// An I/O error of `inner`.
     pub fn new(inner: W) -> io::Result<Self> {
-        let mut csv = csv::WriterBuilder::new()
+        let mut writer = Self::continuing(inner);
+        writer.csv.write_record(HEADER)?;
+        Ok(writer)
+    }
+
+    /// Continues an export whose header was written already: the rows of one chunk of a
+    /// stream that a store produces in pieces (the chunks, concatenated after one header, are
+    /// exactly the export [`SimCsvWriter::new`] would write).
+    pub fn continuing(inner: W) -> Self {
+        let csv = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .quote_style(csv::QuoteStyle::Necessary)
             .buffer_capacity(OUTPUT_BUFFER)
             .from_writer(inner);
-        csv.write_record(HEADER)?;
-        Ok(SimCsvWriter {
+        SimCsvWriter {
             csv,
             scratch: Vec::with_capacity(4 * crate::sims::SIM_LABEL_MAX_CHARS + 1),
-        })
+        }
     }
 
     /// Writes one SIM.
@@ -165,7 +173,30 @@ impl<W: io::Write> SimCsvWriter<W> {
         imsi: Option<&Imsi>,
         msisdn: Option<&Msisdn>,
     ) -> io::Result<()> {
-        self.csv.write_field(iccid.as_str())?;
+        self.write_stored(
+            iccid.as_str(),
+            label,
+            imsi.map(Imsi::as_str),
+            msisdn.map(Msisdn::digits),
+        )
+    }
+
+    /// Writes one SIM from the text a store holds: the ICCID and IMSI as digits, the MSISDN as
+    /// digits without `+` (a leading `+` is dropped), the label as stored. For stores that
+    /// stream an export straight from their rows: the values were validated (SIM-1, SIM-2)
+    /// when they were written, and the rules of the CSV itself (a label that a spreadsheet
+    /// would run gets one leading `'`) are applied here as for every other row.
+    ///
+    /// # Errors
+    /// An I/O error of the inner writer.
+    pub fn write_stored(
+        &mut self,
+        iccid: &str,
+        label: &str,
+        imsi: Option<&str>,
+        msisdn: Option<&str>,
+    ) -> io::Result<()> {
+        self.csv.write_field(iccid)?;
         if needs_neutralising(label) {
             self.scratch.clear();
             self.scratch.push(b'\'');
@@ -174,8 +205,9 @@ impl<W: io::Write> SimCsvWriter<W> {
         } else {
             self.csv.write_field(label)?;
         }
-        self.csv.write_field(imsi.map_or("", Imsi::as_str))?;
-        self.csv.write_field(msisdn.map_or("", Msisdn::digits))?;
+        self.csv.write_field(imsi.unwrap_or(""))?;
+        self.csv
+            .write_field(msisdn.map_or("", |m| m.strip_prefix('+').unwrap_or(m)))?;
         self.csv.write_record(None::<&[u8]>)?;
         Ok(())
     }
@@ -368,6 +400,42 @@ mod tests {
 
     fn iccid(n: u32) -> Iccid {
         Iccid::from_payload(&format!("8988228{n:011}")).unwrap()
+    }
+
+    proptest! {
+        /// A store's chunks (rows written from stored text by `continuing` writers) after one
+        /// header are byte for byte the one-pass export, wherever the chunks are cut.
+        #[test]
+        fn ord_3_chunked_export_from_stored_text_equals_one_pass(
+            labels in proptest::collection::vec("[=+@ a-zA-Z0-9',\"\t-]{0,12}", 1..40),
+            cut in 1usize..10,
+        ) {
+            let rows: Vec<SimRow> = labels.iter().enumerate().map(|(i, l)| SimRow {
+                iccid: iccid(u32::try_from(i).unwrap()),
+                label: l.clone(),
+                imsi: (i % 2 == 0).then(|| Imsi::parse("262011234567890").unwrap()),
+                msisdn: (i % 3 == 0).then(|| Msisdn::parse("+491701234567").unwrap()),
+            }).collect();
+            let mut one = SimCsvWriter::new(Vec::new()).unwrap();
+            for r in &rows {
+                one.write(r).unwrap();
+            }
+            let one = one.finish().unwrap();
+            let mut chunked = SimCsvWriter::new(Vec::new()).unwrap().finish().unwrap();
+            for chunk in rows.chunks(cut) {
+                let mut w = SimCsvWriter::continuing(Vec::new());
+                for r in chunk {
+                    w.write_stored(
+                        r.iccid.as_str(),
+                        &r.label,
+                        r.imsi.as_ref().map(Imsi::as_str),
+                        r.msisdn.as_ref().map(Msisdn::e164),
+                    ).unwrap();
+                }
+                chunked.extend(w.finish().unwrap());
+            }
+            prop_assert_eq!(one, chunked);
+        }
     }
 
     fn row(n: u32, label: &str) -> SimRow {

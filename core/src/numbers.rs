@@ -309,6 +309,30 @@ impl Msisdn {
     pub fn digits(&self) -> &str {
         self.0.strip_prefix('+').unwrap_or(&self.0)
     }
+
+    /// A number read back from a store that wrote it as [`Msisdn::e164`] of a parsed
+    /// `Msisdn`: this TRUSTS the store's own earlier validation and checks only the shape
+    /// (`+`, then 1 to 15 ASCII digits, the first not `0`), not the country metadata.
+    ///
+    /// Stores use it when reading their own rows, where [`Msisdn::parse`] (two passes
+    /// through the phone-number metadata, microseconds per number) would dominate an export
+    /// of a million SIMs (ORD-3). Never use it on input from anyone else: a number typed by a
+    /// user, sent by a network or in a file goes through [`Msisdn::parse`]. A value that
+    /// was stored when the metadata knew its country stays readable after a metadata update.
+    ///
+    /// ```
+    /// use selfcare_core::numbers::Msisdn;
+    /// let n = Msisdn::parse("+49 170 1234567").unwrap();
+    /// assert_eq!(Msisdn::from_stored(n.e164()), Some(n));
+    /// assert_eq!(Msisdn::from_stored("491701234567"), None);
+    /// ```
+    pub fn from_stored(e164: &str) -> Option<Self> {
+        let digits = e164.strip_prefix('+')?;
+        let shaped = (1..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0');
+        shaped.then(|| Msisdn(e164.to_owned()))
+    }
 }
 
 macro_rules! string_newtype_impls {
@@ -466,6 +490,24 @@ mod tests {
             "\"8988228000000000004\""
         );
         assert!(serde_json::from_str::<Iccid>("\"8988228000000000005\"").is_err());
+    }
+
+    #[test]
+    fn sim_1_msisdn_from_stored_reads_back_only_e164_shapes() {
+        for raw in ["+49 170 1234567", "0044 20 7946 0958", "+1 (212) 555-0100"] {
+            let n = Msisdn::parse(raw).unwrap();
+            assert_eq!(Msisdn::from_stored(n.e164()), Some(n));
+        }
+        for bad in [
+            "",
+            "+",
+            "491701234567",
+            "+0491701234567",
+            "+49 170",
+            "+1234567890123456",
+        ] {
+            assert_eq!(Msisdn::from_stored(bad), None, "{bad:?}");
+        }
     }
 
     proptest::proptest! {

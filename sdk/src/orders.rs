@@ -16,15 +16,14 @@
 //!   (`StaffSession`, STF-1). The cancellation itself is audited (`order_cancelled`) and the
 //!   customer's order contacts are told through the outbox (`order_status_changed`), in the
 //!   same transaction.
-//! - The export reads the SIMs in batches of [`EXPORT_BATCH`], each in a short transaction of
-//!   its own, and writes each batch before reading the next: memory stays bounded by one batch
-//!   and no transaction is open while the host's writer blocks. The permission is checked once,
+//! - The export reads the CSV in chunks of [`EXPORT_CHUNK`] SIMs, each in a short transaction
+//!   of its own, which the store writes straight from its rows through `core`'s CSV writer
+//!   (`SimsTx::order_sims_csv`); each chunk is written before the next is read: memory stays
+//!   bounded by one chunk and no transaction is open while the host's writer blocks. The permission is checked once,
 //!   when the export starts.
 //! - A guest lookup that fails for any reason (malformed number, unknown number, wrong proof)
 //!   counts against both the source and the number; a successful one clears the number's
 //!   counter (the source's stays, as for logins).
-
-use std::io::Write as _;
 
 use selfcare_core::audit::{AuditActor, AuditEventName, Outcome};
 use selfcare_core::customer::EmailCategory;
@@ -46,11 +45,8 @@ use crate::error::{Error, Result};
 use crate::portal::{Attempt, Portal, RequestContext, fields, target};
 use crate::session::Session;
 
-/// How many SIMs the export reads per store call (the store's largest batch).
-pub const EXPORT_BATCH: u32 = MAX_PAGE;
-
-/// [`EXPORT_BATCH`] as a length: a shorter batch is the last one.
-const FULL_BATCH: usize = EXPORT_BATCH as usize;
+/// How many SIMs the export reads per store call (the store's largest CSV chunk).
+pub const EXPORT_CHUNK: u32 = selfcare_storage::sims::MAX_EXPORT_BATCH;
 
 /// The documents of an order (ORD-2): its invoice, once issued, and the additional documents
 /// (credit notes, corrected invoices, …) linked to it, oldest first. Metadata only; the bytes
@@ -250,8 +246,8 @@ impl Session {
     /// UTF-8, labels neutralised against spreadsheet formulas) into `out`, and returns how
     /// many SIM rows it wrote.
     ///
-    /// The SIMs are read from the store in batches of [`EXPORT_BATCH`], each in a short
-    /// transaction of its own, and each batch is written before the next is read, so memory
+    /// The CSV is read from the store in chunks of [`EXPORT_CHUNK`] SIMs, each in a short
+    /// transaction of its own, and each chunk is written before the next is read, so memory
     /// does not grow with the number of SIMs and no transaction stays open while `out` is
     /// written. `out` is written synchronously on the calling task: pass a fast sink (a
     /// buffer, a file, a pipe) or use [`Session::export_order_sims_to_path`], which writes on
@@ -261,23 +257,25 @@ impl Session {
     /// `Validation` on `order_number`; `NotFound` for an unknown number or another
     /// organisation's order; `PermissionDenied`; `Unavailable` when `out` fails (the reason
     /// names the I/O error) or the store does; `Unauthenticated(SessionExpired)`.
-    pub async fn export_order_sims<W: std::io::Write>(&self, number: &str, out: W) -> Result<u64> {
+    pub async fn export_order_sims<W: std::io::Write>(
+        &self,
+        number: &str,
+        mut out: W,
+    ) -> Result<u64> {
         let order = self.start_export(number).await?;
-        let mut csv = SimCsvWriter::new(out).map_err(io_error)?;
+        out.write_all(&csv_header()?).map_err(io_error)?;
         let mut rows = 0u64;
         let mut after = None;
         loop {
-            let batch = self.sim_batch(order, after).await?;
-            for sim in &batch {
-                csv.write_sim(&sim.value).map_err(io_error)?;
-            }
-            rows = rows.saturating_add(u64::try_from(batch.len()).unwrap_or(u64::MAX));
-            after = batch.last().map(|s| s.value.id);
-            if batch.len() < FULL_BATCH {
+            let chunk = self.sim_chunk(order, after).await?;
+            out.write_all(&chunk.bytes).map_err(io_error)?;
+            rows = rows.saturating_add(u64::from(chunk.rows));
+            if chunk.rows < EXPORT_CHUNK {
                 break;
             }
+            after = chunk.last;
         }
-        csv.finish().map_err(io_error)?.flush().map_err(io_error)?;
+        out.flush().map_err(io_error)?;
         Ok(rows)
     }
 
@@ -293,33 +291,33 @@ impl Session {
         number: &str,
         path: impl AsRef<std::path::Path>,
     ) -> Result<u64> {
+        use std::io::Write as _;
         let order = self.start_export(number).await?;
         let path = path.as_ref().to_owned();
-        let mut csv = crate::portal::blocking(move || {
-            let file = std::fs::File::create(path).map_err(io_error)?;
-            SimCsvWriter::new(std::io::BufWriter::new(file)).map_err(io_error)
+        let header = csv_header()?;
+        let mut file = crate::portal::blocking(move || {
+            let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io_error)?);
+            file.write_all(&header).map_err(io_error)?;
+            Ok(file)
         })
         .await?;
         let mut rows = 0u64;
         let mut after = None;
         loop {
-            let batch = self.sim_batch(order, after).await?;
-            let len = batch.len();
-            rows = rows.saturating_add(u64::try_from(len).unwrap_or(u64::MAX));
-            after = batch.last().map(|s| s.value.id);
-            csv = crate::portal::blocking(move || {
-                for sim in &batch {
-                    csv.write_sim(&sim.value).map_err(io_error)?;
-                }
-                Ok(csv)
+            let chunk = self.sim_chunk(order, after).await?;
+            let full = chunk.rows == EXPORT_CHUNK;
+            rows = rows.saturating_add(u64::from(chunk.rows));
+            after = chunk.last;
+            file = crate::portal::blocking(move || {
+                file.write_all(&chunk.bytes).map_err(io_error)?;
+                Ok(file)
             })
             .await?;
-            if len < FULL_BATCH {
+            if !full {
                 break;
             }
         }
         crate::portal::blocking(move || {
-            let mut file = csv.finish().map_err(io_error)?;
             file.flush().map_err(io_error)?;
             file.into_inner()
                 .map_err(|e| io_error(e.into_error()))?
@@ -423,17 +421,18 @@ impl Session {
         .await
     }
 
-    /// The next batch of the order's SIMs after `after`, in a transaction of its own.
-    async fn sim_batch(
+    /// The next chunk of the order's SIM CSV after `after`, in a transaction of its own, so
+    /// no transaction stays open while the caller's writer works.
+    async fn sim_chunk(
         &self,
         order: OrderId,
         after: Option<SimId>,
-    ) -> Result<Vec<selfcare_storage::sims::SimRecord>> {
+    ) -> Result<selfcare_storage::sims::SimCsvChunk> {
         let portal = self.portal();
         portal
             .retry(|| async {
                 let mut tx = portal.store().begin(self.org()).await?;
-                Ok(tx.order_sims(order, after, EXPORT_BATCH).await?)
+                Ok(tx.order_sims_csv(order, after, EXPORT_CHUNK).await?)
             })
             .await
     }
@@ -506,6 +505,13 @@ async fn all_documents(
             None => return Ok(out),
         }
     }
+}
+
+/// The CSV header, written by `core`'s writer (the one place that knows the format).
+fn csv_header() -> Result<Vec<u8>> {
+    SimCsvWriter::new(Vec::new())
+        .and_then(SimCsvWriter::finish)
+        .map_err(io_error)
 }
 
 fn io_error(e: std::io::Error) -> Error {

@@ -1,7 +1,7 @@
 //! # selfcare-sqlite
 //!
 //! The embedded default store of the selfcare SDK (DESIGN §3): a [`Store`] on bundled SQLite
-//! through `rusqlite`, every statement on the blocking pool.
+//! through `rusqlite`; taking the write lock, commits and bulk work run on the blocking pool.
 //!
 //! - Opening runs the embedded migrations; a file written by a newer version, another
 //!   application's database, a locked or corrupt file is an [`OpenError`] naming the file.

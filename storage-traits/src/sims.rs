@@ -14,13 +14,14 @@
 //!   ([`SimsProvider::pending_provisioning_before`]).
 
 use async_trait::async_trait;
+use selfcare_core::export::SimCsvWriter;
 use selfcare_core::ids::{OrderId, OrgId, PlanId, ProvisioningId, SimId};
 use selfcare_core::numbers::{Iccid, Msisdn};
 use selfcare_core::plans::{Plan, SwapRequest, SwapState, Voicemail};
 use selfcare_core::sims::{Sim, SimStatus};
 use time::OffsetDateTime;
 
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::page::{Page, PageRequest};
 use crate::version::{Version, Versioned};
 
@@ -189,6 +190,53 @@ pub trait SimsTx: Send {
         batch: u32,
     ) -> StoreResult<Vec<SimRecord>>;
 
+    /// The ORD-3 export at volume: the CSV rows (no header) of at most `batch` SIMs of the
+    /// order `order` whose id is greater than `after`, by id ascending — the same SIMs in the
+    /// same order as [`SimsTx::order_sims`] — written by
+    /// [`SimCsvWriter::continuing`](selfcare_core::export::SimCsvWriter::continuing).
+    ///
+    /// A store may produce the rows straight from its columns
+    /// ([`SimCsvWriter::write_stored`](selfcare_core::export::SimCsvWriter::write_stored)),
+    /// without decoding whole SIMs; the default reads [`SimsTx::order_sims`] pages. It MUST
+    /// cost memory in proportion to `batch`.
+    ///
+    /// # Errors
+    /// `InvalidInput { what: "batch" }` for a batch outside 1..=[`MAX_EXPORT_BATCH`].
+    async fn order_sims_csv(
+        &mut self,
+        order: OrderId,
+        after: Option<SimId>,
+        batch: u32,
+    ) -> StoreResult<SimCsvChunk> {
+        if batch == 0 || batch > MAX_EXPORT_BATCH {
+            return Err(StoreError::InvalidInput { what: "batch" });
+        }
+        let mut out = SimCsvWriter::continuing(Vec::new());
+        let mut chunk = SimCsvChunk::default();
+        let mut cursor = after;
+        while chunk.rows < batch {
+            let page = (batch - chunk.rows).min(crate::page::MAX_PAGE);
+            let sims = self.order_sims(order, cursor, page).await?;
+            for sim in &sims {
+                out.write_sim(&sim.value)
+                    .map_err(|e| StoreError::Internal {
+                        reason: format!("writing a CSV chunk in memory: {e}"),
+                    })?;
+                chunk.last = Some(sim.value.id);
+                cursor = chunk.last;
+            }
+            let got = u32::try_from(sims.len()).unwrap_or(u32::MAX);
+            chunk.rows = chunk.rows.saturating_add(got);
+            if got < page {
+                break;
+            }
+        }
+        chunk.bytes = out.finish().map_err(|e| StoreError::Internal {
+            reason: format!("writing a CSV chunk in memory: {e}"),
+        })?;
+        Ok(chunk)
+    }
+
     /// Inserts a plan at [`Version::FIRST`].
     ///
     /// The store MUST refuse an existing id and a plan whose order is not an order of this
@@ -272,6 +320,20 @@ pub trait SimsProvider: Send {
         cutoff: OffsetDateTime,
         max: u32,
     ) -> StoreResult<Vec<(OrgId, ProvisioningId, OffsetDateTime)>>;
+}
+
+/// The largest batch of [`SimsTx::order_sims_csv`].
+pub const MAX_EXPORT_BATCH: u32 = 10_000;
+
+/// A piece of an order's SIM CSV (ORD-3): rows without the header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimCsvChunk {
+    /// The CSV rows.
+    pub bytes: Vec<u8>,
+    /// How many SIMs they hold.
+    pub rows: u32,
+    /// The id of the last SIM written (where the next chunk starts); `None` when empty.
+    pub last: Option<SimId>,
 }
 
 /// Global lookups of SIMs (ids only), on the [`crate::Store`] itself.

@@ -31,6 +31,7 @@ crate::conformance_cases! {
     "sims.list_stable_at_depth" => list_stable_at_depth,
     "sims.invalid_page_or_batch_is_invalid_input" => invalid_page_or_batch_is_invalid_input,
     "sims.order_sims_streams_each_once_in_order" => order_sims_streams_each_once_in_order,
+    "sims.order_sims_csv_is_the_export_of_order_sims" => order_sims_csv_is_the_export_of_order_sims,
     "sims.plans_round_trip_and_versions" => plans_round_trip_and_versions,
     "sims.provisioning_round_trip_and_due" => provisioning_round_trip_and_due,
     "sims.provisioning_by_id_finds_the_organisation" => provisioning_by_id_finds_the_organisation,
@@ -758,6 +759,65 @@ async fn invalid_page_or_batch_is_invalid_input(store: Arc<dyn Store>) -> Result
             provider.pending_provisioning_before(T0, n).await,
             &StoreError::InvalidInput { what: "max" },
             &format!("pending_provisioning_before with max {n}"),
+        )?;
+    }
+    Ok(())
+}
+
+async fn order_sims_csv_is_the_export_of_order_sims(store: Arc<dyn Store>) -> Result<(), Failure> {
+    let a = org(1);
+    let (x, _) = order_with_sims(&store, 1, 1, (0..1_234).map(|i| i * 2)).await?;
+    order_with_sims(&store, 1, 2, (0..50).map(|i| i * 2 + 1)).await?;
+    order_with_sims(&store, 2, 1, (0..50).map(|i| i * 2 + 1_000_001)).await?;
+    let mut tx = store.begin(a).await?;
+    // The reference: the core writer over every SIM of `order_sims`, by id ascending.
+    let mut reference = selfcare_core::export::SimCsvWriter::continuing(Vec::new());
+    let mut after = None;
+    loop {
+        let batch = tx.order_sims(x.id, after, 500).await?;
+        for sim in &batch {
+            reference
+                .write_sim(&sim.value)
+                .map_err(|e| Failure(format!("{e}")))?;
+        }
+        match batch.last() {
+            Some(last) if batch.len() == 500 => after = Some(last.value.id),
+            _ => break,
+        }
+    }
+    let reference = reference.finish().map_err(|e| Failure(format!("{e}")))?;
+    for batch in [1u32, 333, 10_000] {
+        let mut bytes = Vec::new();
+        let mut rows = 0u32;
+        let mut after = None;
+        let mut chunks = 0;
+        loop {
+            let chunk = tx.order_sims_csv(x.id, after, batch).await?;
+            chunks += 1;
+            check!(
+                chunk.rows <= batch,
+                "a chunk of {} rows for {batch}",
+                chunk.rows
+            );
+            bytes.extend_from_slice(&chunk.bytes);
+            rows += chunk.rows;
+            if chunk.rows < batch {
+                break;
+            }
+            after = chunk.last;
+            check!(chunks <= 1_300, "the chunks do not end");
+        }
+        check!(rows == 1_234, "{rows} rows in chunks of {batch}, not 1 234");
+        check!(
+            bytes == reference,
+            "the chunks of {batch} differ from the export of order_sims"
+        );
+    }
+    for bad in [0, crate::sims::MAX_EXPORT_BATCH + 1] {
+        expect_err(
+            tx.order_sims_csv(x.id, None, bad).await,
+            &StoreError::InvalidInput { what: "batch" },
+            "a CSV batch out of range",
         )?;
     }
     Ok(())

@@ -1,0 +1,468 @@
+//! The embedded SQLite store against its limits (issue 5, DESIGN §6).
+//!
+//! * `sqlite_export`: the SIMs of ONE order of `SELFCARE_BENCH_ROWS` SIMs (default 1 000 000)
+//!   exported to a file through `Session::export_order_sims` (what a customer calls), next to
+//!   `sqlite3 -csv` on the same table (skipped with one line when the command is absent), the
+//!   in-memory export of the core bench (the same SIMs through `SimCsvWriter` into a `Vec`),
+//!   and the limit: a bare loop over the same rows with rusqlite + the `csv` crate.
+//!   Goal: ≥ 1.0× `sqlite3` and ≥ 0.8× the bare loop. The peak memory the export adds (VmHWM)
+//!   is printed for 10 000 SIMs and for `SELFCARE_BENCH_ROWS`: it must stay flat.
+//! * `sqlite_place_order`: `Session::place_order` (one line, on invoice) next to a bare loop
+//!   of one INSERT + COMMIT with the store's pragmas (WAL, `synchronous=FULL`). Goal ≥ 0.5×.
+//! * `sqlite_sim_page`: one page of `Session::sims` (100 SIMs) at the start and near the end
+//!   of the organisation's SIMs. Goal: the deep page ≤ 1.2× the time of the first.
+//!
+//! `cargo test -p selfcare-benches --bench sqlite` runs each benchmark once (criterion's
+//! test mode); `SELFCARE_BENCH_ROWS=1000` keeps that quick.
+
+// A benchmark is a test harness: a failed setup should stop it loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use selfcare::checkout::{Payment, PlaceOrder};
+use selfcare::core::address::{AddressInput, AddressUsage};
+use selfcare::core::catalogue::{Seller, Sku};
+use selfcare::core::contact::Country;
+use selfcare::core::customer::{NewCustomer, NewCustomerKind};
+use selfcare::core::export::SimCsvWriter;
+use selfcare::core::ids::{OrderId, OrgId, SimId};
+use selfcare::core::numbers::{Iccid, Imsi, Msisdn};
+use selfcare::core::password::{Password, PasswordParams};
+use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
+use selfcare::storage::ports::SystemClock;
+use selfcare::storage::sims::SimFilter;
+use selfcare::storage::{Cursor, Store};
+use selfcare::{LoginOutcome, NewOwner, Portal, PortalConfig, Ports, RequestContext, Session};
+use selfcare_sqlite::SqliteStore;
+use time::OffsetDateTime;
+use tokio::runtime::Runtime;
+
+const PASSWORD: &str = "purple tractors dream of quiet fog";
+const EMAIL: &str = "ada@bench.example";
+/// SIMs written per store transaction while building the database (not measured).
+const SETUP_BATCH: usize = 50_000;
+
+fn rows_from_env() -> usize {
+    std::env::var("SELFCARE_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.trim().replace('_', "").parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A portal over a fresh SQLite file with one business customer whose Owner is logged in,
+/// and one order (on invoice) holding `n` SIMs.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    session: Session,
+    org: OrgId,
+    order: OrderId,
+    number: String,
+    /// The ids of the order's SIMs, ascending (the order the store keeps them in).
+    sim_ids: Vec<SimId>,
+}
+
+fn scratch_dir() -> tempfile::TempDir {
+    match std::env::var_os("SELFCARE_TEST_DIR") {
+        Some(root) => tempfile::tempdir_in(root),
+        None => tempfile::tempdir(),
+    }
+    .expect("temporary directory")
+}
+
+fn sku(s: &str) -> Sku {
+    Sku::parse(s).expect("sku")
+}
+
+/// SIM `i` of the bench: every tenth label starts with a formula character, a few contain
+/// commas, every seventh SIM is not provisioned yet (as in the core export bench).
+fn sim(i: usize, order: OrderId, now: OffsetDateTime, msisdns: &[Msisdn]) -> Sim {
+    let label = match i % 10 {
+        0 => format!("=HYPERLINK(\"x\";{i})"),
+        3 => format!("Truck {i}, north"),
+        5 => format!("-{i}"),
+        7 => format!("@sensor {i}"),
+        _ => format!("Sensor {i}"),
+    };
+    let provisioned = !i.is_multiple_of(7);
+    let mut random = [0u8; 10];
+    random[2..].copy_from_slice(&(i as u64).to_be_bytes());
+    Sim {
+        id: SimId::new(now, random),
+        iccid: Iccid::from_payload(&format!("8949{i:014}")).expect("iccid"),
+        imsi: provisioned.then(|| Imsi::parse(&format!("26201{i:010}")).expect("imsi")),
+        msisdn: provisioned.then(|| msisdns[i % msisdns.len()].clone()),
+        label: SimLabel::parse(&label).expect("label"),
+        status: SimStatus::Enabled,
+        order,
+        billing: SimBilling::Tariff {
+            code: "IOT-1GB".into(),
+        },
+        auto_top_up: false,
+    }
+}
+
+fn msisdn_pool() -> Vec<Msisdn> {
+    (0..100)
+        .map(|i| Msisdn::parse(&format!("+4917012{i:05}")).expect("msisdn"))
+        .collect()
+}
+
+fn fixture(rt: &Runtime, n: usize) -> Fixture {
+    let dir = scratch_dir();
+    let db = dir.path().join("bench.db");
+    rt.block_on(async {
+        let store: Arc<SqliteStore> = Arc::new(SqliteStore::open(&db).await.expect("open"));
+        let ports = Ports::development_with(Arc::new(SystemClock)).0;
+        let seller = Seller::new(
+            "Nordlicht Connect GmbH",
+            Country::parse("DE").expect("country"),
+            "DE811907980",
+        )
+        .expect("seller");
+        let mut config = PortalConfig::new(seller, &[7u8; 32]).expect("config");
+        config.password_params = PasswordParams::testing();
+        let dyn_store: Arc<dyn Store> = store.clone();
+        let portal = Portal::with_store(dyn_store, ports, config).expect("portal");
+        let ctx = RequestContext::from_source("203.0.113.7");
+        let registered = portal
+            .register_customer(
+                &NewCustomer {
+                    kind: NewCustomerKind::Business {
+                        company_name: "Acme IoT GmbH".into(),
+                        vat_id: Some("DE123456789".into()),
+                    },
+                    main_contact: "billing@acme.example".into(),
+                    billing_country: "DE".into(),
+                    language: Some("de".into()),
+                },
+                NewOwner {
+                    name: "Ada Owner".into(),
+                    email: EMAIL.into(),
+                    password: Password::new(PASSWORD),
+                },
+                &ctx,
+            )
+            .await
+            .expect("register");
+        let LoginOutcome::Session(session) = portal
+            .login(EMAIL, Password::new(PASSWORD), &ctx)
+            .await
+            .expect("login")
+        else {
+            panic!("no second factor here")
+        };
+        session
+            .add_address(
+                AddressInput {
+                    name: "Ada Owner".into(),
+                    company: Some("Acme IoT GmbH".into()),
+                    street: "Invalidenstraße".into(),
+                    house_number: Some("116".into()),
+                    postal_code: "10115".into(),
+                    city: "Berlin".into(),
+                    country: "DE".into(),
+                    ..AddressInput::default()
+                },
+                AddressUsage::BOTH,
+                AddressUsage::BOTH,
+                None,
+            )
+            .await
+            .expect("address");
+        // One order holding `n` SIMs (a line takes at most `MAX_QUANTITY`, and a SKU appears
+        // once, so the order asks for at most that many; the export reads what the store holds).
+        let quantity = n.min(selfcare::core::orders::MAX_QUANTITY as usize) as u32;
+        let items = vec![(sku("SIM-STD"), quantity)];
+        let order = session
+            .place_order(
+                PlaceOrder {
+                    items,
+                    billing_address: None,
+                    shipping_address: None,
+                    payment: Payment::OnInvoice,
+                },
+                "bench-fleet-order",
+            )
+            .await
+            .expect("order");
+        // The warehouse's SIMs, straight through the store in big transactions.
+        let now = OffsetDateTime::now_utc();
+        let pool = msisdn_pool();
+        let mut sim_ids = Vec::with_capacity(n);
+        for start in (0..n).step_by(SETUP_BATCH) {
+            let batch: Vec<Sim> = (start..(start + SETUP_BATCH).min(n))
+                .map(|i| sim(i, order.id, now, &pool))
+                .collect();
+            sim_ids.extend(batch.iter().map(|s| s.id));
+            let mut tx = store.begin(registered.org).await.expect("begin");
+            tx.insert_sims(batch).await.expect("insert sims");
+            tx.commit().await.expect("commit");
+        }
+        Fixture {
+            _dir: dir,
+            db,
+            session,
+            org: registered.org,
+            order: order.id,
+            number: order.number.to_string(),
+            sim_ids,
+        }
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// The export query of the peers: the order's SIMs in the store's order.
+fn export_query(f: &Fixture) -> String {
+    format!(
+        "SELECT iccid, label, imsi, msisdn FROM sims WHERE org_id = X'{}' AND order_id = X'{}' \
+         ORDER BY id",
+        hex(f.org.as_uuid().as_bytes()),
+        hex(f.order.as_uuid().as_bytes()),
+    )
+}
+
+fn selfcare_export(rt: &Runtime, f: &Fixture, out: &Path) -> u64 {
+    let file = BufWriter::new(File::create(out).expect("create"));
+    rt.block_on(f.session.export_order_sims(&f.number, file))
+        .expect("export")
+}
+
+fn sqlite3_export(f: &Fixture, query: &str, out: &Path) {
+    let status = Command::new("sqlite3")
+        .arg("-csv")
+        .arg(&f.db)
+        .arg(query)
+        .stdout(File::create(out).expect("create"))
+        .status()
+        .expect("sqlite3");
+    assert!(status.success(), "sqlite3 failed");
+}
+
+fn bare_export(db: &Path, query: &str, out: &Path) -> u64 {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open");
+    let mut stmt = conn.prepare(query).expect("prepare");
+    let mut rows = stmt.query([]).expect("query");
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(BufWriter::new(File::create(out).expect("create")));
+    w.write_record(["ICCID", "Label", "IMSI", "MSISDN"])
+        .expect("write");
+    let mut n = 0u64;
+    while let Some(r) = rows.next().expect("row") {
+        for i in 0..4 {
+            let field = r
+                .get_ref(i)
+                .expect("column")
+                .as_bytes_or_null()
+                .expect("text");
+            w.write_field(field.unwrap_or_default()).expect("write");
+        }
+        w.write_record(None::<&[u8]>).expect("write");
+        n += 1;
+    }
+    w.into_inner().expect("flush").flush().expect("flush");
+    n
+}
+
+fn in_memory_export(sims: &[Sim], capacity: usize) -> Vec<u8> {
+    let mut w = SimCsvWriter::new(Vec::with_capacity(capacity)).expect("vec write");
+    for s in sims {
+        w.write_sim(s).expect("vec write");
+    }
+    w.finish().expect("vec write")
+}
+
+fn sqlite3_available() -> bool {
+    Command::new("sqlite3")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `(VmRSS, VmHWM)` of this process in kB.
+fn rss_kb() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The peak memory one export adds to the process, in kB: the high-water mark is reset
+/// (`clear_refs` 5) before, so it is the export's own peak over the resident set before it.
+fn export_peak_growth_kb(rt: &Runtime, f: &Fixture, out: &Path) -> u64 {
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let (before, hwm_before) = rss_kb();
+    selfcare_export(rt, f, out);
+    let (_, hwm_after) = rss_kb();
+    let base = if reset {
+        before
+    } else {
+        hwm_before.max(before)
+    };
+    hwm_after.saturating_sub(base)
+}
+
+fn group_timing(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+}
+
+fn export(c: &mut Criterion) {
+    let n = rows_from_env();
+    let rt = runtime();
+    let work = scratch_dir();
+    let out = work.path().join("sims.csv");
+
+    // Memory first, before anything else grows the process: 10 000 SIMs and `n`.
+    let mut sizes = vec![n.min(10_000), n];
+    sizes.dedup();
+    for size in sizes {
+        let f = fixture(&rt, size);
+        selfcare_export(&rt, &f, &out); // warm the caches and the reader pool
+        let kb = export_peak_growth_kb(&rt, &f, &out);
+        println!("sqlite_export memory: {size} SIMs -> peak RSS growth during export {kb} kB");
+    }
+
+    let f = fixture(&rt, n);
+    let query = export_query(&f);
+    // The sdk and the bare loop write the same file (the bare loop does not neutralise
+    // formulas, so compare the row count and the untouched lines only).
+    assert_eq!(selfcare_export(&rt, &f, &out), n as u64);
+    let ours = std::fs::read_to_string(&out).expect("read");
+    assert_eq!(bare_export(&f.db, &query, &out), n as u64);
+    let bare = std::fs::read_to_string(&out).expect("read");
+    assert_eq!(ours.lines().count(), bare.lines().count());
+    assert_eq!(
+        ours.lines().nth(2),
+        bare.lines()
+            .nth(2)
+            .map(|l| l.replace("+49", "49"))
+            .as_deref()
+    );
+    drop((ours, bare));
+    let sims: Vec<Sim> = {
+        let pool = msisdn_pool();
+        let now = OffsetDateTime::now_utc();
+        (0..n).map(|i| sim(i, f.order, now, &pool)).collect()
+    };
+    let capacity = in_memory_export(&sims, 0).len();
+
+    let mut group = c.benchmark_group("sqlite_export");
+    group.throughput(Throughput::Elements(n as u64));
+    group_timing(&mut group);
+    group.bench_function("selfcare_sdk", |b| {
+        b.iter(|| selfcare_export(&rt, &f, &out));
+    });
+    if sqlite3_available() {
+        group.bench_function("sqlite3_cli", |b| {
+            b.iter(|| sqlite3_export(&f, &query, &out))
+        });
+    } else {
+        println!("sqlite_export/sqlite3_cli: skipped, the sqlite3 command is not installed");
+    }
+    group.bench_function("core_in_memory", |b| {
+        b.iter(|| std::hint::black_box(in_memory_export(&sims, capacity)));
+    });
+    group.bench_function("bare_rusqlite_csv", |b| {
+        b.iter(|| bare_export(&f.db, &query, &out));
+    });
+    group.finish();
+    drop(sims);
+
+    // A page of 100 SIMs at depth 0 and near the end of the organisation's SIMs.
+    let deep_after = f.sim_ids[f.sim_ids.len().saturating_sub(101)];
+    // The SQLite store's cursor of a SIM list: the SIM id in lower-case hex.
+    let deep = Cursor::new(deep_after.as_uuid().simple().to_string());
+    let page = |cursor: Option<Cursor>| {
+        let page = rt
+            .block_on(f.session.sims(SimFilter::default(), cursor))
+            .expect("page");
+        assert!(!page.items.is_empty());
+        page
+    };
+    assert_eq!(page(Some(deep.clone())).items.len(), 100.min(n - 1));
+    let mut group = c.benchmark_group("sqlite_sim_page");
+    group_timing(&mut group);
+    group.bench_function("depth_0", |b| b.iter(|| page(None)));
+    group.bench_function("depth_n", |b| b.iter(|| page(Some(deep.clone()))));
+    group.finish();
+}
+
+fn place_order(c: &mut Criterion) {
+    let rt = runtime();
+    let f = fixture(&rt, 1);
+    let key = AtomicU64::new(0);
+    let mut group = c.benchmark_group("sqlite_place_order");
+    group.throughput(Throughput::Elements(1));
+    group_timing(&mut group);
+    group.bench_function("selfcare_sdk", |b| {
+        b.iter(|| {
+            let k = key.fetch_add(1, Ordering::Relaxed);
+            rt.block_on(f.session.place_order(
+                PlaceOrder {
+                    items: vec![(sku("SIM-STD"), 1)],
+                    billing_address: None,
+                    shipping_address: None,
+                    payment: Payment::OnInvoice,
+                },
+                &format!("bench-order-{k}"),
+            ))
+            .expect("order")
+        });
+    });
+
+    // The limit: one INSERT + COMMIT per order with the store's pragmas.
+    let dir = scratch_dir();
+    let conn = rusqlite::Connection::open(dir.path().join("bare.db")).expect("open");
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+         CREATE TABLE orders (id INTEGER PRIMARY KEY, body BLOB NOT NULL);",
+    )
+    .expect("schema");
+    let body = vec![7u8; 512];
+    group.bench_function("bare_insert_commit", |b| {
+        b.iter(|| {
+            conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
+            conn.prepare_cached("INSERT INTO orders (body) VALUES (?1)")
+                .expect("prepare")
+                .execute([&body])
+                .expect("insert");
+            conn.execute_batch("COMMIT").expect("commit");
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, export, place_order);
+criterion_main!(benches);
