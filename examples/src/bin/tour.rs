@@ -424,18 +424,16 @@ async fn run() -> Outcome {
     )?;
 
     section("5. An order of 1 000 SIMs, its invoice and a corrected invoice (ORD-1, ORD-2, ORD-5)");
+    let fleet_order = PlaceOrder {
+        items: vec![(sku("SIM-STD")?, FLEET as u32)],
+        billing_address: None,
+        shipping_address: None,
+        payment: Payment::Card(card.id),
+    };
     let order = step(
         "placing the order",
-        ada.place_order(
-            PlaceOrder {
-                items: vec![(sku("SIM-STD")?, FLEET as u32)],
-                billing_address: None,
-                shipping_address: None,
-                payment: Payment::Card(card.id),
-            },
-            "tour-fleet-order",
-        )
-        .await,
+        ada.place_order(fleet_order.clone(), "tour-fleet-order")
+            .await,
     )?;
     let number = order.number.to_string();
     did(format!(
@@ -446,16 +444,7 @@ async fn run() -> Outcome {
     ));
     let again = step(
         "the same order again",
-        ada.place_order(
-            PlaceOrder {
-                items: vec![(sku("SIM-STD")?, FLEET as u32)],
-                billing_address: None,
-                shipping_address: None,
-                payment: Payment::Card(card.id),
-            },
-            "tour-fleet-order",
-        )
-        .await,
+        ada.place_order(fleet_order, "tour-fleet-order").await,
     )?;
     did(format!(
         "sent again with the same key: the same order {} comes back, no second charge",
