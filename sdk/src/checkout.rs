@@ -404,6 +404,22 @@ async fn step_one(portal: &Portal, checkout: &Checkout<'_>) -> std::result::Resu
     let Some(Versioned { value, version }) = tx.payment_intent(&checkout.key).await? else {
         let prepared = checkout.request.prepare(tx.as_mut()).await?;
         let version = insert_intent(tx.as_mut(), checkout, &prepared, now).await?;
+        if prepared.charge.is_none() {
+            // Nothing to charge (on invoice): no port call stands between steps 1 and 3, so
+            // one transaction records the intent and writes the order, with the same
+            // guarantees and one durable commit instead of two.
+            let order = fulfil(
+                portal,
+                tx.as_mut(),
+                checkout.org,
+                &checkout.key,
+                &prepared,
+                None,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Step1::Done(order));
+        }
         tx.commit().await?;
         return Ok(Step1::Go { version, prepared });
     };
@@ -518,11 +534,26 @@ async fn step_three(
     prepared: &Prepared,
     charge_id: Option<String>,
 ) -> std::result::Result<Order, Attempt> {
-    let now = portal.now();
     let mut tx = portal.store().begin(org).await?;
     if let Some(gate) = gate {
         gate.gate(tx.as_mut()).await?;
     }
+    let order = fulfil(portal, tx.as_mut(), org, key, prepared, charge_id).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// The writes of step 3 inside `tx`, which the caller commits: the order, the quota
+/// generations, the intent's success, the message and the audit entry.
+async fn fulfil(
+    portal: &Portal,
+    tx: &mut dyn OrgTransaction,
+    org: OrgId,
+    key: &IdempotencyKey,
+    prepared: &Prepared,
+    charge_id: Option<String>,
+) -> std::result::Result<Order, Attempt> {
+    let now = portal.now();
     let Some(Versioned { value, version }) = tx.payment_intent(key).await? else {
         return Err(Error::Internal.into());
     };
@@ -576,7 +607,7 @@ async fn step_three(
         charge_id,
     };
     write_outcome(
-        tx.as_mut(),
+        tx,
         value,
         version,
         PaymentIntentState::Succeeded,
@@ -600,7 +631,7 @@ async fn step_three(
         };
         portal
             .notify(
-                tx.as_mut(),
+                tx,
                 kind,
                 kind.recipients(customer.contact_emails(), None),
                 customer.language(),
@@ -621,8 +652,7 @@ async fn step_three(
         target("order", f.order.number)?,
         Outcome::Success,
     )?;
-    portal.audit(tx.as_mut(), event).await?;
-    tx.commit().await?;
+    portal.audit(tx, event).await?;
     Ok(order)
 }
 
