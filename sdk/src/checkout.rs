@@ -606,14 +606,7 @@ async fn fulfil(
         order: Box::new(order.clone()),
         charge_id,
     };
-    write_outcome(
-        tx,
-        value,
-        version,
-        PaymentIntentState::Succeeded,
-        outcome,
-    )
-    .await?;
+    write_outcome(tx, value, version, PaymentIntentState::Succeeded, outcome).await?;
     if let Some(customer) = tx.customer().await? {
         let customer = customer.value.customer;
         // An automatic top-up tells the Invoice recipients what was charged (TOP-2); an
