@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{PASSWORD, World, business, ctx, world};
+use common::{World, business, ctx, world};
 use selfcare::account::CustomerView;
 use selfcare::core::ReasonCode;
 use selfcare::core::audit::{
@@ -17,21 +17,12 @@ use selfcare::core::customer::{
     AdditionalEmail, CustomerUpdate, EmailCategory, Limit, NewCustomer, NewCustomerKind,
 };
 use selfcare::core::ids::{OrgId, UserId};
-use selfcare::core::password::Password;
 use selfcare::core::roles::Role;
 use selfcare::storage::PageRequest;
-use selfcare::{Error, LoginOutcome, Registered, Session};
+use selfcare::{Error, Registered, Session};
 
 async fn login(w: &World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        other => panic!("no second factor is enrolled in these tests: {other:?}"),
-    }
+    common::session(&w.portal, email).await
 }
 
 /// Registers the business of `business(owner_email)` and logs its Owner in.

@@ -7,27 +7,18 @@
 
 mod common;
 
-use common::{PASSWORD, World, business, ctx, world};
+use common::{World, business, ctx, world};
 use selfcare::addresses::AddressBookView;
 use selfcare::core::ReasonCode;
 use selfcare::core::address::{AddressInput, AddressKind, AddressUsage};
 use selfcare::core::audit::AuditEventName;
 use selfcare::core::ids::{AddressId, OrgId};
-use selfcare::core::password::Password;
 use selfcare::core::roles::Role;
 use selfcare::storage::PageRequest;
-use selfcare::{Error, LoginOutcome, Session};
+use selfcare::{Error, Session};
 
 async fn login(w: &World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        other => panic!("no second factor is enrolled in these tests: {other:?}"),
-    }
+    common::session(&w.portal, email).await
 }
 
 /// A registered business (Acme IoT GmbH, DE) and its Owner's session.

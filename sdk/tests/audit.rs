@@ -11,19 +11,10 @@ use selfcare::core::audit::{BreakKind, ChainHead};
 use selfcare::core::password::Password;
 use selfcare::core::roles::Role;
 use selfcare::storage::page::PageRequest;
-use selfcare::{Error, LoginOutcome, Session};
+use selfcare::{Error, Session};
 
 async fn login(w: &common::World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        #[allow(unreachable_patterns)]
-        _ => panic!("no second factor in these tests"),
-    }
+    common::session(&w.portal, email).await
 }
 
 async fn setup() -> (common::World, selfcare::Registered, Session) {

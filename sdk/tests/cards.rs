@@ -12,7 +12,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::{PASSWORD, business, ctx};
+use common::{business, ctx};
 use selfcare::core::ReasonCode;
 use selfcare::core::address::{AddressInput, PostalAddress};
 use selfcare::core::catalogue::{Catalogue, Seller, Sku};
@@ -22,7 +22,6 @@ use selfcare::core::numbers::{Iccid, Msisdn};
 use selfcare::core::orders::{
     NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
 };
-use selfcare::core::password::Password;
 use selfcare::core::payment::{AutoTopUpTarget, CardDeletionConsequence};
 use selfcare::core::plans::Plan;
 use selfcare::core::roles::Role;
@@ -31,7 +30,7 @@ use selfcare::dev::{DevHandles, DevVerifier};
 use selfcare::storage::PageRequest;
 use selfcare::storage::ports::{Clock, ManualClock};
 use selfcare::storage::{MemoryStore, Store};
-use selfcare::{Error, LoginOutcome, Portal, Ports, Session};
+use selfcare::{Error, Portal, Ports, Session};
 use time::macros::{date, datetime};
 
 /// A portal over a fresh in-memory store with the development ports.
@@ -63,15 +62,7 @@ fn pass() -> Option<String> {
 }
 
 async fn login(w: &World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        other => panic!("no second factor is enrolled in these tests: {other:?}"),
-    }
+    common::session(&w.portal, email).await
 }
 
 /// A registered business with its Owner's session.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use common::{PASSWORD, business, ctx};
+use common::{business, ctx};
 use selfcare::checkout::{Payment, PlaceOrder, TopUpTarget};
 use selfcare::core::ReasonCode;
 use selfcare::core::address::{AddressInput, AddressUsage, PostalAddress};
@@ -25,7 +25,6 @@ use selfcare::core::orders::{
     GatewayKey, IdempotencyKey, NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer,
     price_order,
 };
-use selfcare::core::password::Password;
 use selfcare::core::payment::{CardToken, VerifiedCard};
 use selfcare::core::quota::{MonthlyUsage, Quota, QuotaState, SentMarks, VolumeKind};
 use selfcare::core::roles::Role;
@@ -38,7 +37,7 @@ use selfcare::storage::ports::{
 };
 use selfcare::storage::usage::QuotaRecord;
 use selfcare::storage::{MemoryStore, Store};
-use selfcare::{Error, LoginOutcome, Portal, Ports, Session};
+use selfcare::{Error, Portal, Ports, Session};
 use time::macros::datetime;
 use tokio::sync::Notify;
 
@@ -137,15 +136,7 @@ fn world() -> World {
 }
 
 async fn login(w: &World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        other => panic!("no second factor in these tests: {other:?}"),
-    }
+    common::session(&w.portal, email).await
 }
 
 fn address(street: &str) -> AddressInput {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use common::{PASSWORD, Unreachable, business, ctx};
+use common::{Unreachable, business, ctx};
 use selfcare::core::ReasonCode;
 use selfcare::core::address::{AddressInput, PostalAddress};
 use selfcare::core::catalogue::{Catalogue, Seller, Sku};
@@ -24,7 +24,6 @@ use selfcare::core::orders::{
     NewDocument, NewInvoice, NewOrder, Order, OrderNumber, OrderPayment, OrderStatus, OrderType,
     Shipment, ShipmentStatus, TaxCustomer, TrackingNumber, price_order,
 };
-use selfcare::core::password::Password;
 use selfcare::core::quota::UsageRecordId;
 use selfcare::core::roles::Role;
 use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
@@ -35,7 +34,7 @@ use selfcare::storage::ports::{Clock, ManualClock};
 use selfcare::storage::{
     MemoryStore, OrgTransaction, PageRequest, ProviderTransaction, Store, StoreResult,
 };
-use selfcare::{Error, LoginOutcome, Portal, Ports, RequestContext, Session};
+use selfcare::{Error, Portal, Ports, RequestContext, Session};
 use time::OffsetDateTime;
 use time::macros::{date, datetime};
 
@@ -160,15 +159,7 @@ fn world() -> World {
 // ---------------------------------------------------------------------------------------------
 
 async fn login(w: &World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        other => panic!("no second factor is enrolled in these tests: {other:?}"),
-    }
+    common::session(&w.portal, email).await
 }
 
 /// Registers a business whose Owner is `email` and logs the Owner in.

@@ -5,27 +5,17 @@
 
 mod common;
 
-use common::{PASSWORD, business, ctx, insert_member, world};
+use common::{business, ctx, insert_member, world};
 use selfcare::core::ReasonCode;
 use selfcare::core::ids::UserId;
-use selfcare::core::password::Password;
 use selfcare::core::policy::Action;
 use selfcare::core::roles::Role;
 use selfcare::permissions::Target;
 use selfcare::storage::page::PageRequest;
-use selfcare::{Error, LoginOutcome, Session};
+use selfcare::{Error, Session};
 
 async fn login(w: &common::World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        #[allow(unreachable_patterns)]
-        _ => panic!("no second factor in these tests"),
-    }
+    common::session(&w.portal, email).await
 }
 
 /// Every portal role against three use cases: `can` says yes exactly when the call succeeds,

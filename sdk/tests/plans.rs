@@ -11,7 +11,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{PASSWORD, business, ctx};
+use common::{business, ctx};
 use selfcare::core::ReasonCode;
 use selfcare::core::address::{AddressInput, PostalAddress};
 use selfcare::core::catalogue::{Catalogue, Seller, Sku};
@@ -23,7 +23,7 @@ use selfcare::core::numbers::{Iccid, Msisdn};
 use selfcare::core::orders::{
     NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
 };
-use selfcare::core::password::{Password, PasswordParams};
+use selfcare::core::password::PasswordParams;
 use selfcare::core::plans::{Plan, PlanState, Voicemail, VoicemailLanguage};
 use selfcare::core::quota::{MonthlyUsage, Quota, QuotaState, SentMarks};
 use selfcare::core::roles::Role;
@@ -34,7 +34,7 @@ use selfcare::storage::outbox::OutboxMessage;
 use selfcare::storage::ports::{Clock, ManualClock};
 use selfcare::storage::usage::QuotaRecord;
 use selfcare::storage::{MemoryStore, Store};
-use selfcare::{Error, LoginOutcome, Portal, PortalConfig, Ports, Session};
+use selfcare::{Error, Portal, PortalConfig, Ports, Session};
 use time::macros::{date, datetime};
 use time::{Date, Duration};
 
@@ -60,15 +60,7 @@ fn world() -> World {
 }
 
 async fn login(w: &World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        other => panic!("no second factor is enrolled in these tests: {other:?}"),
-    }
+    common::session(&w.portal, email).await
 }
 
 async fn owner(w: &World, email: &str) -> (OrgId, Session) {

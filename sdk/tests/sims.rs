@@ -9,7 +9,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{PASSWORD, business, ctx};
+use common::{business, ctx};
 use selfcare::core::ReasonCode;
 use selfcare::core::address::{AddressInput, PostalAddress};
 use selfcare::core::catalogue::{Catalogue, Seller, Sku};
@@ -19,13 +19,12 @@ use selfcare::core::numbers::Iccid;
 use selfcare::core::orders::{
     NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
 };
-use selfcare::core::password::Password;
 use selfcare::core::roles::Role;
 use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
 use selfcare::storage::ports::{Clock, ManualClock};
 use selfcare::storage::sims::SimFilter;
 use selfcare::storage::{MemoryStore, Store};
-use selfcare::{Error, LoginOutcome, Portal, Ports, Session};
+use selfcare::{Error, Portal, Ports, Session};
 use time::macros::datetime;
 
 struct World {
@@ -48,15 +47,7 @@ fn world() -> World {
 }
 
 async fn login(w: &World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        other => panic!("no second factor is enrolled in these tests: {other:?}"),
-    }
+    common::session(&w.portal, email).await
 }
 
 async fn owner(w: &World, email: &str) -> (OrgId, Session) {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{PASSWORD, World, business, ctx, insert_member, world};
+use common::{World, business, ctx, insert_member, world};
 use selfcare::core::ReasonCode;
 use selfcare::core::address::{AddressInput, PostalAddress};
 use selfcare::core::audit::{AuditActor, AuditEntry, AuditEventName, Outcome, StaffId};
@@ -17,7 +17,6 @@ use selfcare::core::orders::{
     DocumentKind, NewOrder, Order, OrderNumber, OrderPayment, OrderStatus, OrderTotals, OrderType,
     ShipmentStatus, TaxCustomer, price_order,
 };
-use selfcare::core::password::Password;
 use selfcare::core::policy::{StaffAction, StaffActor};
 use selfcare::core::roles::{Department, Role, StaffRole};
 use selfcare::core::tickets::{NewTicket, TicketEvent, TicketStatus};
@@ -28,21 +27,13 @@ use selfcare::storage::PageRequest;
 use selfcare::storage::ports::Clock;
 use selfcare::storage::sims::SimFilter;
 use selfcare::users::UserUpdate;
-use selfcare::{Error, LoginOutcome, Session};
+use selfcare::{Error, Session};
 use time::macros::date;
 
 const PDF: &[u8] = b"%PDF-1.7\n...";
 
 async fn login(w: &World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        other => panic!("no second factor here: {other:?}"),
-    }
+    common::session(&w.portal, email).await
 }
 
 async fn owner(w: &World) -> Session {

@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{PASSWORD, World, business, ctx, world};
+use common::{World, business, ctx, world};
 use selfcare::core::ReasonCode;
 use selfcare::core::ids::{OrgId, PlanId, TicketId, TicketMessageId};
-use selfcare::core::password::Password;
 use selfcare::core::roles::{Department, Role};
 use selfcare::core::tickets::{
     NewTicket, TicketAuthor, TicketMessage, TicketReference, TicketStatus,
@@ -17,19 +16,11 @@ use selfcare::storage::PageRequest;
 use selfcare::storage::ports::Clock;
 use selfcare::storage::tickets::TicketMessageRecord;
 use selfcare::tickets::TicketMessageAuthor;
-use selfcare::{Error, LoginOutcome, Session};
+use selfcare::{Error, Session};
 use time::Duration;
 
 async fn login(w: &World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        other => panic!("no second factor is enrolled in these tests: {other:?}"),
-    }
+    common::session(&w.portal, email).await
 }
 
 /// Registers a business whose Owner is `email` and logs the Owner in.

@@ -9,7 +9,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{PASSWORD, business, ctx};
+use common::{business, ctx};
 use selfcare::core::address::{AddressInput, AddressUsage, PostalAddress};
 use selfcare::core::catalogue::{Catalogue, Seller, Sku};
 use selfcare::core::contact::{Country, Email};
@@ -20,7 +20,6 @@ use selfcare::core::numbers::Iccid;
 use selfcare::core::orders::{
     GatewayKey, NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
 };
-use selfcare::core::password::Password;
 use selfcare::core::payment::AutoTopUpTarget;
 use selfcare::core::quota::{MonthlyUsage, Quota, QuotaState, SentMarks, UsageRecord, VolumeKind};
 use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
@@ -31,7 +30,7 @@ use selfcare::storage::ports::{ChargeOutcome, Clock, ManualClock};
 use selfcare::storage::usage::QuotaRecord;
 use selfcare::storage::{MemoryStore, Store};
 use selfcare::usage::{AutoTopUpOutcome, RejectReason, UsageReport};
-use selfcare::{LoginOutcome, Portal, Ports, Session};
+use selfcare::{Portal, Ports, Session};
 use time::Duration;
 use time::macros::datetime;
 
@@ -57,15 +56,7 @@ fn world() -> World {
 }
 
 async fn login(w: &World, email: &str) -> Session {
-    match w
-        .portal
-        .login(email, Password::new(PASSWORD), &ctx())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Session(s) => s,
-        other => panic!("no second factor in these tests: {other:?}"),
-    }
+    common::session(&w.portal, email).await
 }
 
 fn address() -> AddressInput {

@@ -135,6 +135,18 @@ pub fn billing_address() -> selfcare::core::address::AddressInput {
     }
 }
 
+/// Logs `email` in with the test [`PASSWORD`]; these tests enrol no second factor.
+pub async fn session(portal: &Portal, email: &str) -> selfcare::Session {
+    match portal
+        .login(email, Password::new(PASSWORD), &ctx())
+        .await
+        .unwrap()
+    {
+        selfcare::LoginOutcome::Session(s) => s,
+        other => panic!("{email}: no second factor is enrolled in these tests: {other:?}"),
+    }
+}
+
 pub const PASSWORD: &str = "purple tractors dream of quiet fog";
 
 pub fn ctx() -> RequestContext {
