@@ -12,8 +12,8 @@ use selfcare_storage::accounts::UserStatus;
 use selfcare_storage::auth::{SessionRecord, SessionSubject};
 
 use crate::error::{Error, Result, UnauthenticatedKind};
-use crate::portal::{LOGIN_FAILED, Portal, RequestContext, random, target};
-use crate::session::Session;
+use crate::portal::{Portal, RequestContext, random, target};
+use crate::session::{FailedLogin, Session};
 
 /// What one attempt found.
 enum Checked {
@@ -135,46 +135,20 @@ impl Portal {
         source_key: &str,
         ctx: &RequestContext,
     ) -> Result<()> {
-        self.retry(|| async {
-            let mut tx = self.store().begin_provider().await?;
-            self.count_failures_in(tx.as_mut(), &[client_key, source_key])
-                .await?;
-            if found.is_none() {
-                let mut event = self.audit_event(
-                    None,
-                    AuditActor::Anonymous,
-                    Channel::Api,
-                    AuditEventName::AuthnLoginFail,
-                    target("api_client", "unknown")?,
-                    Outcome::Failure,
-                )?;
-                event.reason = Some(LOGIN_FAILED);
-                event.personal = self.personal([(PersonalField::Source, ctx.source.as_str())])?;
-                self.audit_provider(tx.as_mut(), event).await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-        .await?;
-        if let Some((org, id)) = found {
-            self.retry(|| async {
-                let mut tx = self.store().begin(org).await?;
-                let mut event = self.audit_event(
-                    Some(org),
-                    AuditActor::Anonymous,
-                    Channel::Api,
-                    AuditEventName::AuthnLoginFail,
-                    target("api_client", id)?,
-                    Outcome::Failure,
-                )?;
-                event.reason = Some(LOGIN_FAILED);
-                event.personal = self.personal([(PersonalField::Source, ctx.source.as_str())])?;
-                self.audit(tx.as_mut(), event).await?;
-                tx.commit().await?;
-                Ok(())
-            })
-            .await?;
-        }
-        Ok(())
+        let found = match found {
+            Some((org, id)) => Some((org, target("api_client", id)?)),
+            None => None,
+        };
+        self.record_failed_login(
+            FailedLogin {
+                channel: Channel::Api,
+                keys: &[client_key, source_key],
+                found,
+                unknown: target("api_client", "unknown")?,
+                attempted: None,
+            },
+            ctx,
+        )
+        .await
     }
 }

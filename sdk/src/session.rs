@@ -433,40 +433,65 @@ impl Portal {
         source_key: &str,
         ctx: &RequestContext,
     ) -> Result<()> {
-        // The failure is recorded in its own transactions (AUD-1), whatever the login did.
+        let found = match found {
+            Some((org, user)) => Some((org, target("user", user)?)),
+            None => None,
+        };
+        self.record_failed_login(
+            FailedLogin {
+                channel: Channel::Portal,
+                keys: &[email_key, source_key],
+                found,
+                unknown: target("login", "unknown")?,
+                attempted: Some(attempted),
+            },
+            ctx,
+        )
+        .await
+    }
+
+    /// Records a failed login (AUTH-3, AUD-1) in transactions of its own, whatever the login
+    /// did: one failure under each throttle key, and an `authn_login_fail` entry in the
+    /// account's organisation when the credential named one, in the provider's chain (with the
+    /// attempted identifier as an erasable personal value) when it did not.
+    pub(crate) async fn record_failed_login(
+        &self,
+        failed: FailedLogin<'_>,
+        ctx: &RequestContext,
+    ) -> Result<()> {
         self.retry(|| async {
             let mut tx = self.store().begin_provider().await?;
-            self.count_failures_in(tx.as_mut(), &[email_key, source_key])
-                .await?;
-            if found.is_none() {
+            self.count_failures_in(tx.as_mut(), failed.keys).await?;
+            if failed.found.is_none() {
                 let mut event = self.audit_event(
                     None,
                     AuditActor::Anonymous,
-                    Channel::Portal,
+                    failed.channel,
                     AuditEventName::AuthnLoginFail,
-                    target("login", "unknown")?,
+                    failed.unknown.clone(),
                     Outcome::Failure,
                 )?;
                 event.reason = Some(LOGIN_FAILED);
-                event.personal = self.personal([
-                    (PersonalField::Source, ctx.source.as_str()),
-                    (PersonalField::AttemptedLogin, attempted),
-                ])?;
+                let mut personal = vec![(PersonalField::Source, ctx.source.as_str())];
+                if let Some(attempted) = failed.attempted {
+                    personal.push((PersonalField::AttemptedLogin, attempted));
+                }
+                event.personal = self.personal(personal)?;
                 self.audit_provider(tx.as_mut(), event).await?;
             }
             tx.commit().await?;
             Ok(())
         })
         .await?;
-        if let Some((org, user)) = found {
+        if let Some((org, target)) = &failed.found {
             self.retry(|| async {
-                let mut tx = self.store().begin(org).await?;
+                let mut tx = self.store().begin(*org).await?;
                 let mut event = self.audit_event(
-                    Some(org),
+                    Some(*org),
                     AuditActor::Anonymous,
-                    Channel::Portal,
+                    failed.channel,
                     AuditEventName::AuthnLoginFail,
-                    target("user", user)?,
+                    target.clone(),
                     Outcome::Failure,
                 )?;
                 event.reason = Some(LOGIN_FAILED);
@@ -479,4 +504,18 @@ impl Portal {
         }
         Ok(())
     }
+}
+
+/// A failed login to record ([`Portal::record_failed_login`]).
+pub(crate) struct FailedLogin<'a> {
+    /// The channel the credential belongs to.
+    pub(crate) channel: Channel,
+    /// The throttle keys that count the failure.
+    pub(crate) keys: &'a [&'a str],
+    /// The organisation and the account the credential named, when it named one.
+    pub(crate) found: Option<(OrgId, selfcare_core::audit::AuditTarget)>,
+    /// The target of the provider's entry when it named none.
+    pub(crate) unknown: selfcare_core::audit::AuditTarget,
+    /// What was submitted as the identifier, kept as an erasable personal value.
+    pub(crate) attempted: Option<&'a str>,
 }
