@@ -15,27 +15,20 @@ use async_trait::async_trait;
 use common::{business, ctx};
 use selfcare::checkout::{Payment, PlaceOrder, TopUpTarget};
 use selfcare::core::ReasonCode;
-use selfcare::core::address::{AddressInput, AddressUsage, PostalAddress};
-use selfcare::core::catalogue::{Catalogue, Seller, Sku};
-use selfcare::core::contact::{Country, Email};
-use selfcare::core::customer::MonthPeriod;
+use selfcare::core::address::{AddressInput, AddressUsage};
+use selfcare::core::catalogue::{Catalogue, Sku};
 use selfcare::core::ids::{CardId, OrderId, OrgId, SimId};
 use selfcare::core::numbers::Iccid;
-use selfcare::core::orders::{
-    GatewayKey, IdempotencyKey, NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer,
-    price_order,
-};
+use selfcare::core::orders::{GatewayKey, IdempotencyKey, Order, OrderPayment, OrderType};
 use selfcare::core::payment::{CardToken, VerifiedCard};
-use selfcare::core::quota::{MonthlyUsage, Quota, QuotaState, SentMarks, VolumeKind};
+use selfcare::core::quota::{Quota, VolumeKind};
 use selfcare::core::roles::Role;
-use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
 use selfcare::dev::{DevGateway, DevHandles, DevVerifier, LedgerEntry};
 use selfcare::storage::PageRequest;
 use selfcare::storage::ports::{
     ChargeOutcome, ChargeRequest, Clock, ManualClock, PaymentGateway, PortError, RefundOutcome,
     RefundRequest,
 };
-use selfcare::storage::usage::QuotaRecord;
 use selfcare::storage::{MemoryStore, Store};
 use selfcare::{Error, Portal, Ports, Session};
 use time::macros::datetime;
@@ -217,67 +210,7 @@ fn reason<T: std::fmt::Debug>(result: Result<T, Error>) -> ReasonCode {
 /// A SIM of `org` (numbered `n`) delivered with an order staff created, optionally with a
 /// quota generation 1 of `volume` data bytes of which `used` are used.
 async fn sim(w: &World, org: OrgId, n: u8, quota: Option<(u64, u64)>) -> (SimId, Iccid) {
-    let now = w.clock.now();
-    let priced = price_order(
-        &Catalogue::example(),
-        &Seller::example().unwrap(),
-        &TaxCustomer {
-            business: false,
-            vat_id: None,
-            billing_country: Country::parse("DE").unwrap(),
-        },
-        &[(sku("SIM-STD"), 1)],
-    )
-    .unwrap();
-    let snapshot = PostalAddress::parse(&address("Invalidenstraße"))
-        .unwrap()
-        .snapshot();
-    let order = Order::new(NewOrder {
-        id: OrderId::new(now, [n; 10]),
-        org,
-        number: OrderNumber::new([n, 9, 8, 7, 6]),
-        order_type: OrderType::FirstOrder,
-        placed_at: now,
-        priced,
-        email: Email::parse("buyer@example.com").unwrap(),
-        billing_address: snapshot.clone(),
-        shipping_address: snapshot,
-        payment: OrderPayment::OnInvoice,
-    });
-    let iccid = Iccid::from_payload(&format!("8988228{n:011}")).unwrap();
-    let sim = Sim {
-        id: SimId::new(now, [n; 10]),
-        iccid: iccid.clone(),
-        imsi: None,
-        msisdn: None,
-        label: SimLabel::empty(),
-        status: SimStatus::Enabled,
-        order: order.id,
-        billing: SimBilling::Tariff {
-            code: "IOT-1GB".into(),
-        },
-        auto_top_up: false,
-    };
-    let id = sim.id;
-    let mut tx = w.store.begin(org).await.unwrap();
-    tx.insert_order(order).await.unwrap();
-    tx.insert_sims(vec![sim]).await.unwrap();
-    if let Some((volume, used)) = quota {
-        let data = Quota {
-            generation: 1,
-            volume,
-            used,
-        };
-        tx.insert_quota(QuotaRecord {
-            state: QuotaState::restore(id, 1, data, Quota::default()),
-            monthly: MonthlyUsage::new(MonthPeriod::new(2026, 11).unwrap()),
-            marks: SentMarks::new(),
-        })
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
-    (id, iccid)
+    common::insert_sim(w.store.as_ref(), org, n, w.clock.now(), quota).await
 }
 
 async fn quota(w: &World, org: OrgId, sim: SimId) -> Quota {

@@ -10,24 +10,19 @@ mod common;
 use std::sync::Arc;
 
 use common::{business, ctx};
-use selfcare::core::address::{AddressInput, AddressUsage, PostalAddress};
-use selfcare::core::catalogue::{Catalogue, Seller, Sku};
-use selfcare::core::contact::{Country, Email};
-use selfcare::core::customer::{Limit, MonthPeriod};
-use selfcare::core::ids::{OrderId, OrgId, SimId};
+use selfcare::core::address::{AddressInput, AddressUsage};
+use selfcare::core::catalogue::Catalogue;
+use selfcare::core::customer::Limit;
+use selfcare::core::ids::{OrgId, SimId};
 use selfcare::core::notifications::NotificationKind;
 use selfcare::core::numbers::Iccid;
-use selfcare::core::orders::{
-    GatewayKey, NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
-};
+use selfcare::core::orders::{GatewayKey, Order, OrderPayment, OrderType};
 use selfcare::core::payment::AutoTopUpTarget;
-use selfcare::core::quota::{MonthlyUsage, Quota, QuotaState, SentMarks, UsageRecord, VolumeKind};
-use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
+use selfcare::core::quota::{QuotaState, UsageRecord, VolumeKind};
 use selfcare::dev::{DevHandles, DevVerifier, LedgerEntry};
 use selfcare::storage::PageRequest;
 use selfcare::storage::outbox::OutboxMessage;
 use selfcare::storage::ports::{ChargeOutcome, Clock, ManualClock};
-use selfcare::storage::usage::QuotaRecord;
 use selfcare::storage::{MemoryStore, Store};
 use selfcare::usage::{AutoTopUpOutcome, RejectReason, UsageReport};
 use selfcare::{Portal, Ports, Session};
@@ -88,70 +83,17 @@ async fn customer(w: &World, email: &str, token: &str) -> (OrgId, Session) {
     (registered.org, session)
 }
 
-fn sku(s: &str) -> Sku {
-    Sku::parse(s).unwrap()
-}
-
 /// A SIM of `org` (numbered `n`) delivered with an order, written through the store as staff
 /// tooling would, with data quota generation 1 of `volume` bytes of which `used` are used.
 async fn sim(w: &World, org: OrgId, n: u8, volume: u64, used: u64) -> (SimId, Iccid) {
-    let now = w.clock.now();
-    let priced = price_order(
-        &Catalogue::example(),
-        &Seller::example().unwrap(),
-        &TaxCustomer {
-            business: false,
-            vat_id: None,
-            billing_country: Country::parse("DE").unwrap(),
-        },
-        &[(sku("SIM-STD"), 1)],
-    )
-    .unwrap();
-    let snapshot = PostalAddress::parse(&address()).unwrap().snapshot();
-    let order = Order::new(NewOrder {
-        id: OrderId::new(now, [n; 10]),
+    common::insert_sim(
+        w.store.as_ref(),
         org,
-        number: OrderNumber::new([n, 9, 8, 7, 6]),
-        order_type: OrderType::FirstOrder,
-        placed_at: now,
-        priced,
-        email: Email::parse("buyer@example.com").unwrap(),
-        billing_address: snapshot.clone(),
-        shipping_address: snapshot,
-        payment: OrderPayment::OnInvoice,
-    });
-    let iccid = Iccid::from_payload(&format!("8988228{n:011}")).unwrap();
-    let sim = Sim {
-        id: SimId::new(now, [n; 10]),
-        iccid: iccid.clone(),
-        imsi: None,
-        msisdn: None,
-        label: SimLabel::parse("Truck 17").unwrap(),
-        status: SimStatus::Enabled,
-        order: order.id,
-        billing: SimBilling::Tariff {
-            code: "IOT-1GB".into(),
-        },
-        auto_top_up: false,
-    };
-    let id = sim.id;
-    let mut tx = w.store.begin(org).await.unwrap();
-    tx.insert_order(order).await.unwrap();
-    tx.insert_sims(vec![sim]).await.unwrap();
-    let data = Quota {
-        generation: 1,
-        volume,
-        used,
-    };
-    tx.insert_quota(QuotaRecord {
-        state: QuotaState::restore(id, 1, data, Quota::default()),
-        monthly: MonthlyUsage::new(MonthPeriod::new(2026, 11).unwrap()),
-        marks: SentMarks::new(),
-    })
+        n,
+        w.clock.now(),
+        Some((volume, used)),
+    )
     .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    (id, iccid)
 }
 
 fn record(w: &World, id: &str, iccid: &Iccid, data_bytes: u64) -> UsageRecord {

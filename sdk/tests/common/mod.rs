@@ -234,3 +234,87 @@ pub fn test_store() -> Arc<dyn Store> {
         Ok(other) => panic!("SELFCARE_TEST_STORE={other}: no such store in this build"),
     }
 }
+
+/// A SIM of `org` (numbered `n`, so ids, order number and ICCID differ per `n`) delivered with
+/// an on-invoice order of its own, written straight through the store as staff tooling would;
+/// with `quota = Some((volume, used))` it also gets data quota generation 1 of `volume` bytes
+/// of which `used` are used.
+pub async fn insert_sim(
+    store: &dyn Store,
+    org: selfcare::core::ids::OrgId,
+    n: u8,
+    now: time::OffsetDateTime,
+    quota: Option<(u64, u64)>,
+) -> (selfcare::core::ids::SimId, selfcare::core::numbers::Iccid) {
+    use selfcare::core::catalogue::{Catalogue, Sku};
+    use selfcare::core::contact::Email;
+    use selfcare::core::customer::MonthPeriod;
+    use selfcare::core::ids::{OrderId, SimId};
+    use selfcare::core::numbers::Iccid;
+    use selfcare::core::orders::{
+        NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
+    };
+    use selfcare::core::quota::{MonthlyUsage, Quota, QuotaState, SentMarks};
+    use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
+    use selfcare::storage::usage::QuotaRecord;
+    let priced = price_order(
+        &Catalogue::example(),
+        &Seller::example().unwrap(),
+        &TaxCustomer {
+            business: false,
+            vat_id: None,
+            billing_country: Country::parse("DE").unwrap(),
+        },
+        &[(Sku::parse("SIM-STD").unwrap(), 1)],
+    )
+    .unwrap();
+    let snapshot = selfcare::core::address::PostalAddress::parse(&billing_address())
+        .unwrap()
+        .snapshot();
+    let order = Order::new(NewOrder {
+        id: OrderId::new(now, [n; 10]),
+        org,
+        number: OrderNumber::new([n, 9, 8, 7, 6]),
+        order_type: OrderType::FirstOrder,
+        placed_at: now,
+        priced,
+        email: Email::parse("buyer@example.com").unwrap(),
+        billing_address: snapshot.clone(),
+        shipping_address: snapshot,
+        payment: OrderPayment::OnInvoice,
+    });
+    let iccid = Iccid::from_payload(&format!("8988228{n:011}")).unwrap();
+    let sim = Sim {
+        id: SimId::new(now, [n; 10]),
+        iccid: iccid.clone(),
+        imsi: None,
+        msisdn: None,
+        label: SimLabel::empty(),
+        status: SimStatus::Enabled,
+        order: order.id,
+        billing: SimBilling::Tariff {
+            code: "IOT-1GB".into(),
+        },
+        auto_top_up: false,
+    };
+    let id = sim.id;
+    let mut tx = store.begin(org).await.unwrap();
+    tx.insert_order(order).await.unwrap();
+    tx.insert_sims(vec![sim]).await.unwrap();
+    if let Some((volume, used)) = quota {
+        let data = Quota {
+            generation: 1,
+            volume,
+            used,
+        };
+        tx.insert_quota(QuotaRecord {
+            state: QuotaState::restore(id, 1, data, Quota::default()),
+            monthly: MonthlyUsage::new(MonthPeriod::new(2026, 11).unwrap()),
+            marks: SentMarks::new(),
+        })
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    (id, iccid)
+}
