@@ -14,14 +14,9 @@ use std::sync::Arc;
 
 use common::{business, ctx};
 use selfcare::core::ReasonCode;
-use selfcare::core::address::{AddressInput, PostalAddress};
-use selfcare::core::catalogue::{Catalogue, Seller, Sku};
-use selfcare::core::contact::{Country, Email};
-use selfcare::core::ids::{CardId, OrderId, OrgId, PlanId, SimId};
+use selfcare::core::ids::{CardId, OrgId, PlanId, SimId};
 use selfcare::core::numbers::{Iccid, Msisdn};
-use selfcare::core::orders::{
-    NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
-};
+use selfcare::core::orders::OrderPayment;
 use selfcare::core::payment::{AutoTopUpTarget, CardDeletionConsequence};
 use selfcare::core::plans::Plan;
 use selfcare::core::roles::Role;
@@ -85,40 +80,7 @@ async fn member(w: &World, org: OrgId, email: &str, role: Role) -> Session {
 /// An order of `org` (numbered `n`) with one SIM and one plan, as staff would create them.
 async fn order_with_sim_and_plan(w: &World, org: OrgId, n: u8) -> (SimId, PlanId) {
     let now = w.clock.now();
-    let priced = price_order(
-        &Catalogue::example(),
-        &Seller::example().unwrap(),
-        &TaxCustomer {
-            business: false,
-            vat_id: None,
-            billing_country: Country::parse("DE").unwrap(),
-        },
-        &[(Sku::parse("SIM-STD").unwrap(), 1)],
-    )
-    .unwrap();
-    let address = PostalAddress::parse(&AddressInput {
-        name: "Ada Lovelace".into(),
-        street: "Invalidenstraße".into(),
-        house_number: Some("116".into()),
-        postal_code: "10115".into(),
-        city: "Berlin".into(),
-        country: "DE".into(),
-        ..AddressInput::default()
-    })
-    .unwrap()
-    .snapshot();
-    let order = Order::new(NewOrder {
-        id: OrderId::new(now, [n; 10]),
-        org,
-        number: OrderNumber::new([n, 1, 2, 3, 4]),
-        order_type: OrderType::FirstOrder,
-        placed_at: now,
-        priced,
-        email: Email::parse("buyer@example.com").unwrap(),
-        billing_address: address.clone(),
-        shipping_address: address,
-        payment: OrderPayment::OnInvoice,
-    });
+    let order = common::test_order(org, n, now, [n, 1, 2, 3, 4], 1, OrderPayment::OnInvoice);
     let sim = Sim {
         id: SimId::new(now, [n; 10]),
         iccid: Iccid::from_payload(&format!("8988228{:011}", n)).unwrap(),

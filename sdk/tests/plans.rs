@@ -13,16 +13,13 @@ use std::sync::Arc;
 
 use common::{business, ctx};
 use selfcare::core::ReasonCode;
-use selfcare::core::address::{AddressInput, PostalAddress};
-use selfcare::core::catalogue::{Catalogue, Seller, Sku};
-use selfcare::core::contact::{Country, Email};
+use selfcare::core::catalogue::Seller;
+use selfcare::core::contact::Email;
 use selfcare::core::customer::MonthPeriod;
 use selfcare::core::ids::{OrderId, OrgId, PlanId, SimId};
 use selfcare::core::notifications::NotificationKind;
 use selfcare::core::numbers::{Iccid, Msisdn};
-use selfcare::core::orders::{
-    NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
-};
+use selfcare::core::orders::OrderPayment;
 use selfcare::core::password::PasswordParams;
 use selfcare::core::plans::{Plan, PlanState, Voicemail, VoicemailLanguage};
 use selfcare::core::quota::{MonthlyUsage, Quota, QuotaState, SentMarks};
@@ -86,40 +83,7 @@ fn number(n: u8) -> Msisdn {
 /// stored too; the plan has the number `number(n)` and runs `start..=end`.
 async fn plan_of(w: &World, org: OrgId, n: u8, start: Date, end: Date) -> (PlanId, SimId) {
     let now = w.clock.now();
-    let priced = price_order(
-        &Catalogue::example(),
-        &Seller::example().unwrap(),
-        &TaxCustomer {
-            business: false,
-            vat_id: None,
-            billing_country: Country::parse("DE").unwrap(),
-        },
-        &[(Sku::parse("SIM-STD").unwrap(), 1)],
-    )
-    .unwrap();
-    let address = PostalAddress::parse(&AddressInput {
-        name: "Ada Lovelace".into(),
-        street: "Invalidenstraße".into(),
-        house_number: Some("116".into()),
-        postal_code: "10115".into(),
-        city: "Berlin".into(),
-        country: "DE".into(),
-        ..AddressInput::default()
-    })
-    .unwrap()
-    .snapshot();
-    let order = Order::new(NewOrder {
-        id: OrderId::new(now, [n; 10]),
-        org,
-        number: OrderNumber::new([n, 1, 2, 3, 4]),
-        order_type: OrderType::FirstOrder,
-        placed_at: now,
-        priced,
-        email: Email::parse("buyer@example.com").unwrap(),
-        billing_address: address.clone(),
-        shipping_address: address,
-        payment: OrderPayment::OnInvoice,
-    });
+    let order = common::test_order(org, n, now, [n, 1, 2, 3, 4], 1, OrderPayment::OnInvoice);
     let plan = Plan::new(
         PlanId::new(now, [n; 10]),
         order.id,

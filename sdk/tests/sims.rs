@@ -11,14 +11,9 @@ use std::sync::Arc;
 
 use common::{business, ctx};
 use selfcare::core::ReasonCode;
-use selfcare::core::address::{AddressInput, PostalAddress};
-use selfcare::core::catalogue::{Catalogue, Seller, Sku};
-use selfcare::core::contact::{Country, Email};
 use selfcare::core::ids::{OrderId, OrgId, SimId};
 use selfcare::core::numbers::Iccid;
-use selfcare::core::orders::{
-    NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
-};
+use selfcare::core::orders::OrderPayment;
 use selfcare::core::roles::Role;
 use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
 use selfcare::storage::ports::{Clock, ManualClock};
@@ -63,40 +58,7 @@ async fn owner(w: &World, email: &str) -> (OrgId, Session) {
 /// An order of `org` (numbered `n`) with `count` SIMs, as staff would assign them.
 async fn order_with_sims(w: &World, org: OrgId, n: u8, count: u8) -> (OrderId, Vec<SimId>) {
     let now = w.clock.now();
-    let priced = price_order(
-        &Catalogue::example(),
-        &Seller::example().unwrap(),
-        &TaxCustomer {
-            business: false,
-            vat_id: None,
-            billing_country: Country::parse("DE").unwrap(),
-        },
-        &[(Sku::parse("SIM-STD").unwrap(), 1)],
-    )
-    .unwrap();
-    let address = PostalAddress::parse(&AddressInput {
-        name: "Ada Lovelace".into(),
-        street: "Invalidenstraße".into(),
-        house_number: Some("116".into()),
-        postal_code: "10115".into(),
-        city: "Berlin".into(),
-        country: "DE".into(),
-        ..AddressInput::default()
-    })
-    .unwrap()
-    .snapshot();
-    let order = Order::new(NewOrder {
-        id: OrderId::new(now, [n; 10]),
-        org,
-        number: OrderNumber::new([n, 1, 2, 3, 4]),
-        order_type: OrderType::FirstOrder,
-        placed_at: now,
-        priced,
-        email: Email::parse("buyer@example.com").unwrap(),
-        billing_address: address.clone(),
-        shipping_address: address,
-        payment: OrderPayment::OnInvoice,
-    });
+    let order = common::test_order(org, n, now, [n, 1, 2, 3, 4], 1, OrderPayment::OnInvoice);
     let sims: Vec<Sim> = (0..count)
         .map(|i| Sim {
             id: SimId::new(now, [n, i, 0, 0, 0, 0, 0, 0, 0, 0]),

@@ -7,15 +7,12 @@ mod common;
 
 use common::{World, business, ctx, insert_member, world};
 use selfcare::core::ReasonCode;
-use selfcare::core::address::{AddressInput, PostalAddress};
 use selfcare::core::audit::{AuditActor, AuditEntry, AuditEventName, Outcome, StaffId};
-use selfcare::core::catalogue::{Catalogue, Seller, Sku};
-use selfcare::core::contact::{Country, Email};
+use selfcare::core::contact::Country;
 use selfcare::core::ids::{OrderId, OrgId, TicketId, UserId};
 use selfcare::core::numbers::Iccid;
 use selfcare::core::orders::{
-    DocumentKind, NewOrder, Order, OrderNumber, OrderPayment, OrderStatus, OrderTotals, OrderType,
-    ShipmentStatus, TaxCustomer, price_order,
+    DocumentKind, OrderPayment, OrderStatus, OrderTotals, ShipmentStatus,
 };
 use selfcare::core::policy::{StaffAction, StaffActor};
 use selfcare::core::roles::{Department, Role, StaffRole};
@@ -53,40 +50,7 @@ fn staff(w: &World, id: &str, roles: &[StaffRole], departments: &[Department]) -
 /// An order of `org` numbered from `n`, put straight into the store.
 async fn order(w: &World, org: OrgId, n: u8, payment: OrderPayment) -> (OrderId, String) {
     let now = w.clock.now();
-    let priced = price_order(
-        &Catalogue::example(),
-        &Seller::example().unwrap(),
-        &TaxCustomer {
-            business: false,
-            vat_id: None,
-            billing_country: Country::parse("DE").unwrap(),
-        },
-        &[(Sku::parse("SIM-STD").unwrap(), 2)],
-    )
-    .unwrap();
-    let address = PostalAddress::parse(&AddressInput {
-        name: "Ada Lovelace".into(),
-        street: "Invalidenstraße".into(),
-        house_number: Some("116".into()),
-        postal_code: "10115".into(),
-        city: "Berlin".into(),
-        country: "DE".into(),
-        ..AddressInput::default()
-    })
-    .unwrap()
-    .snapshot();
-    let order = Order::new(NewOrder {
-        id: OrderId::new(now, [n; 10]),
-        org,
-        number: OrderNumber::new([n, 1, 2, 3, 4]),
-        order_type: OrderType::FirstOrder,
-        placed_at: now,
-        priced,
-        email: Email::parse("buyer@example.com").unwrap(),
-        billing_address: address.clone(),
-        shipping_address: address,
-        payment,
-    });
+    let order = common::test_order(org, n, now, [n, 1, 2, 3, 4], 2, payment);
     let (id, number) = (order.id, order.number.to_string());
     let mut tx = w.store.begin(org).await.unwrap();
     tx.insert_order(order).await.unwrap();

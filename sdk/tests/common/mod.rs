@@ -246,43 +246,14 @@ pub async fn insert_sim(
     now: time::OffsetDateTime,
     quota: Option<(u64, u64)>,
 ) -> (selfcare::core::ids::SimId, selfcare::core::numbers::Iccid) {
-    use selfcare::core::catalogue::{Catalogue, Sku};
-    use selfcare::core::contact::Email;
     use selfcare::core::customer::MonthPeriod;
-    use selfcare::core::ids::{OrderId, SimId};
+    use selfcare::core::ids::SimId;
     use selfcare::core::numbers::Iccid;
-    use selfcare::core::orders::{
-        NewOrder, Order, OrderNumber, OrderPayment, OrderType, TaxCustomer, price_order,
-    };
+    use selfcare::core::orders::OrderPayment;
     use selfcare::core::quota::{MonthlyUsage, Quota, QuotaState, SentMarks};
     use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
     use selfcare::storage::usage::QuotaRecord;
-    let priced = price_order(
-        &Catalogue::example(),
-        &Seller::example().unwrap(),
-        &TaxCustomer {
-            business: false,
-            vat_id: None,
-            billing_country: Country::parse("DE").unwrap(),
-        },
-        &[(Sku::parse("SIM-STD").unwrap(), 1)],
-    )
-    .unwrap();
-    let snapshot = selfcare::core::address::PostalAddress::parse(&billing_address())
-        .unwrap()
-        .snapshot();
-    let order = Order::new(NewOrder {
-        id: OrderId::new(now, [n; 10]),
-        org,
-        number: OrderNumber::new([n, 9, 8, 7, 6]),
-        order_type: OrderType::FirstOrder,
-        placed_at: now,
-        priced,
-        email: Email::parse("buyer@example.com").unwrap(),
-        billing_address: snapshot.clone(),
-        shipping_address: snapshot,
-        payment: OrderPayment::OnInvoice,
-    });
+    let order = test_order(org, n, now, [n, 9, 8, 7, 6], 1, OrderPayment::OnInvoice);
     let iccid = Iccid::from_payload(&format!("8988228{n:011}")).unwrap();
     let sim = Sim {
         id: SimId::new(now, [n; 10]),
@@ -317,4 +288,49 @@ pub async fn insert_sim(
     }
     tx.commit().await.unwrap();
     (id, iccid)
+}
+
+/// An order of `quantity` standard SIMs for `org`, placed at `now` and numbered from
+/// `number` (its id from `n`), with a Berlin address: for tests that write orders straight
+/// through the store.
+pub fn test_order(
+    org: selfcare::core::ids::OrgId,
+    n: u8,
+    now: time::OffsetDateTime,
+    number: [u8; 5],
+    quantity: u32,
+    payment: selfcare::core::orders::OrderPayment,
+) -> selfcare::core::orders::Order {
+    use selfcare::core::catalogue::{Catalogue, Sku};
+    use selfcare::core::contact::Email;
+    use selfcare::core::ids::OrderId;
+    use selfcare::core::orders::{
+        NewOrder, Order, OrderNumber, OrderType, TaxCustomer, price_order,
+    };
+    let priced = price_order(
+        &Catalogue::example(),
+        &Seller::example().unwrap(),
+        &TaxCustomer {
+            business: false,
+            vat_id: None,
+            billing_country: Country::parse("DE").unwrap(),
+        },
+        &[(Sku::parse("SIM-STD").unwrap(), quantity)],
+    )
+    .unwrap();
+    let address = selfcare::core::address::PostalAddress::parse(&billing_address())
+        .unwrap()
+        .snapshot();
+    Order::new(NewOrder {
+        id: OrderId::new(now, [n; 10]),
+        org,
+        number: OrderNumber::new(number),
+        order_type: OrderType::FirstOrder,
+        placed_at: now,
+        priced,
+        email: Email::parse("buyer@example.com").unwrap(),
+        billing_address: address.clone(),
+        shipping_address: address,
+        payment,
+    })
 }
