@@ -127,8 +127,18 @@ fn msisdn_pool() -> Vec<Msisdn> {
 fn fixture(rt: &Runtime, n: usize) -> Fixture {
     let dir = scratch_dir();
     let db = dir.path().join("bench.db");
+    let store = rt.block_on(async { Arc::new(SqliteStore::open(&db).await.expect("open")) });
+    fixture_on(rt, dir, db, store, n)
+}
+
+fn fixture_on(
+    rt: &Runtime,
+    dir: tempfile::TempDir,
+    db: PathBuf,
+    store: Arc<dyn Store>,
+    n: usize,
+) -> Fixture {
     rt.block_on(async {
-        let store: Arc<SqliteStore> = Arc::new(SqliteStore::open(&db).await.expect("open"));
         let ports = Ports::development_with(Arc::new(SystemClock)).0;
         let seller = Seller::new(
             "Nordlicht Connect GmbH",
@@ -138,8 +148,7 @@ fn fixture(rt: &Runtime, n: usize) -> Fixture {
         .expect("seller");
         let mut config = PortalConfig::new(seller, &[7u8; 32]).expect("config");
         config.password_params = PasswordParams::testing();
-        let dyn_store: Arc<dyn Store> = store.clone();
-        let portal = Portal::with_store(dyn_store, ports, config).expect("portal");
+        let portal = Portal::with_store(store.clone(), ports, config).expect("portal");
         let ctx = RequestContext::from_source("203.0.113.7");
         let registered = portal
             .register_customer(
@@ -421,26 +430,37 @@ fn export(c: &mut Criterion) {
 
 fn place_order(c: &mut Criterion) {
     let rt = runtime();
-    let f = fixture(&rt, 1);
+    let on_sqlite = fixture(&rt, 1);
+    let memory_dir = scratch_dir();
+    let memory_db = memory_dir.path().join("unused.db");
+    let on_memory = fixture_on(
+        &rt,
+        memory_dir,
+        memory_db,
+        Arc::new(selfcare::storage::memory::MemoryStore::new()),
+        1,
+    );
     let key = AtomicU64::new(0);
     let mut group = c.benchmark_group("sqlite_place_order");
     group.throughput(Throughput::Elements(1));
     group_timing(&mut group);
-    group.bench_function("selfcare_sdk", |b| {
-        b.iter(|| {
-            let k = key.fetch_add(1, Ordering::Relaxed);
-            rt.block_on(f.session.place_order(
-                PlaceOrder {
-                    items: vec![(sku("SIM-STD"), 1)],
-                    billing_address: None,
-                    shipping_address: None,
-                    payment: Payment::OnInvoice,
-                },
-                &format!("bench-order-{k}"),
-            ))
-            .expect("order")
+    for (name, f) in [("selfcare_sdk", &on_sqlite), ("memory_store", &on_memory)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let k = key.fetch_add(1, Ordering::Relaxed);
+                rt.block_on(f.session.place_order(
+                    PlaceOrder {
+                        items: vec![(sku("SIM-STD"), 1)],
+                        billing_address: None,
+                        shipping_address: None,
+                        payment: Payment::OnInvoice,
+                    },
+                    &format!("bench-order-{k}"),
+                ))
+                .expect("order")
+            });
         });
-    });
+    }
 
     // The limit: one INSERT + COMMIT per order with the store's pragmas.
     let dir = scratch_dir();

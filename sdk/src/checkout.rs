@@ -203,11 +203,14 @@ enum IntentOutcome {
     Abandoned,
 }
 
-/// The bytes kept in [`PaymentIntentRecord::result`]: the preparation and, once known, the
-/// outcome.
+/// The bytes kept in [`PaymentIntentRecord::result`]: the preparation while the intent may
+/// still go on (pending or waiting for the customer's action) and, once known, the outcome.
+/// A final intent only answers retries, so it drops the preparation: the row that every
+/// order writes stays about half as large.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct IntentData {
-    prepared: Prepared,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prepared: Option<Prepared>,
     outcome: Option<IntentOutcome>,
 }
 
@@ -215,6 +218,11 @@ impl IntentData {
     fn decode(record: &PaymentIntentRecord) -> std::result::Result<Self, Attempt> {
         let bytes = record.result.as_deref().ok_or(Error::Internal)?;
         serde_json::from_slice(bytes).map_err(|_| Attempt::Fail(Error::Internal))
+    }
+
+    /// The preparation of an intent that goes on; a final one has none.
+    fn prepared(self) -> std::result::Result<Prepared, Attempt> {
+        self.prepared.ok_or(Attempt::Fail(Error::Internal))
     }
 
     fn encode(&self) -> std::result::Result<Vec<u8>, Attempt> {
@@ -229,7 +237,8 @@ pub(crate) trait CheckoutRequest: Send + Sync {
     /// Checks inside `tx` that the caller may still do this (a session re-reads its role).
     async fn gate(&self, tx: &mut dyn OrgTransaction) -> std::result::Result<(), Attempt>;
 
-    /// Builds the order and the charge (only for a key never seen).
+    /// Checks what [`gate`](CheckoutRequest::gate) checks, and builds the order and the
+    /// charge (only for a key never seen; the engine does not gate it again).
     async fn prepare(&self, tx: &mut dyn OrgTransaction) -> std::result::Result<Prepared, Attempt>;
 }
 
@@ -289,36 +298,44 @@ pub(crate) async fn reserve(
     if tx.payment_intent(&checkout.key).await?.is_some() {
         return Ok(None);
     }
-    checkout.request.gate(tx).await?;
     let prepared = checkout.request.prepare(tx).await?;
-    let version = insert_intent(tx, checkout, &prepared, portal.now()).await?;
+    let mut intent = new_intent(checkout, portal.now())?;
+    intent.result = Some(
+        IntentData {
+            prepared: Some(prepared.clone()),
+            outcome: None,
+        }
+        .encode()?,
+    );
+    let version = tx.insert_payment_intent(intent).await?;
     Ok(Some((version, prepared)))
 }
 
-/// Records a new pending intent under `checkout.key`, leased now, holding `prepared`.
-async fn insert_intent(
-    tx: &mut dyn OrgTransaction,
+/// A new pending intent under `checkout.key`, leased now, with nothing in it yet.
+fn new_intent(
     checkout: &Checkout<'_>,
-    prepared: &Prepared,
     now: OffsetDateTime,
-) -> std::result::Result<Version, Attempt> {
-    let data = IntentData {
-        prepared: prepared.clone(),
-        outcome: None,
-    };
-    Ok(tx
-        .insert_payment_intent(PaymentIntentRecord {
-            id: PaymentIntentId::new(now, random()?),
-            key: checkout.key.clone(),
-            fingerprint: checkout.fingerprint,
-            gateway_key: checkout.gateway_key.clone(),
-            state: PaymentIntentState::Pending,
-            leased_at: now,
-            attempts: 1,
-            created_at: now,
-            result: Some(data.encode()?),
-        })
-        .await?)
+) -> std::result::Result<PaymentIntentRecord, Attempt> {
+    Ok(PaymentIntentRecord {
+        id: PaymentIntentId::new(now, random()?),
+        key: checkout.key.clone(),
+        fingerprint: checkout.fingerprint,
+        gateway_key: checkout.gateway_key.clone(),
+        state: PaymentIntentState::Pending,
+        leased_at: now,
+        attempts: 1,
+        created_at: now,
+        result: None,
+    })
+}
+
+/// The intent that step 3 completes.
+enum IntentRow<'a> {
+    /// Recorded by step 1 in an earlier transaction under this key: read again, and updated.
+    Stored(&'a IdempotencyKey),
+    /// Not written yet (an order with nothing to charge runs all steps in one transaction):
+    /// inserted once, already final.
+    New(PaymentIntentRecord),
 }
 
 /// Steps 2 and 3 for an intent leased at `version` (ORD-5).
@@ -400,10 +417,11 @@ pub(crate) async fn resume(
 async fn step_one(portal: &Portal, checkout: &Checkout<'_>) -> std::result::Result<Step1, Attempt> {
     let now = portal.now();
     let mut tx = portal.store().begin(checkout.org).await?;
-    checkout.request.gate(tx.as_mut()).await?;
+    // Both branches check the caller before anything is written or answered: a new key in
+    // `prepare`, a known one through `gate`.
     let Some(Versioned { value, version }) = tx.payment_intent(&checkout.key).await? else {
         let prepared = checkout.request.prepare(tx.as_mut()).await?;
-        let version = insert_intent(tx.as_mut(), checkout, &prepared, now).await?;
+        let mut intent = new_intent(checkout, now)?;
         if prepared.charge.is_none() {
             // Nothing to charge (on invoice): no port call stands between steps 1 and 3, so
             // one transaction records the intent and writes the order, with the same
@@ -412,7 +430,7 @@ async fn step_one(portal: &Portal, checkout: &Checkout<'_>) -> std::result::Resu
                 portal,
                 tx.as_mut(),
                 checkout.org,
-                &checkout.key,
+                IntentRow::New(intent),
                 &prepared,
                 None,
             )
@@ -420,9 +438,18 @@ async fn step_one(portal: &Portal, checkout: &Checkout<'_>) -> std::result::Resu
             tx.commit().await?;
             return Ok(Step1::Done(order));
         }
+        intent.result = Some(
+            IntentData {
+                prepared: Some(prepared.clone()),
+                outcome: None,
+            }
+            .encode()?,
+        );
+        let version = tx.insert_payment_intent(intent).await?;
         tx.commit().await?;
         return Ok(Step1::Go { version, prepared });
     };
+    checkout.request.gate(tx.as_mut()).await?;
     let decision = if value.state == PaymentIntentState::ActionRequired {
         if value.fingerprint != checkout.fingerprint {
             return Err(Error::Conflict {
@@ -455,7 +482,7 @@ async fn step_one(portal: &Portal, checkout: &Checkout<'_>) -> std::result::Resu
             tx.commit().await?;
             Ok(Step1::Go {
                 version,
-                prepared: data.prepared,
+                prepared: data.prepared()?,
             })
         }
     }
@@ -492,6 +519,9 @@ async fn write_outcome(
     }
     let mut data = IntentData::decode(&record)?;
     data.outcome = Some(outcome);
+    if state.is_final() {
+        data.prepared = None;
+    }
     record.state = state;
     record.result = Some(data.encode()?);
     tx.update_payment_intent(record, version).await?;
@@ -538,7 +568,15 @@ async fn step_three(
     if let Some(gate) = gate {
         gate.gate(tx.as_mut()).await?;
     }
-    let order = fulfil(portal, tx.as_mut(), org, key, prepared, charge_id).await?;
+    let order = fulfil(
+        portal,
+        tx.as_mut(),
+        org,
+        IntentRow::Stored(key),
+        prepared,
+        charge_id,
+    )
+    .await?;
     tx.commit().await?;
     Ok(order)
 }
@@ -549,17 +587,23 @@ async fn fulfil(
     portal: &Portal,
     tx: &mut dyn OrgTransaction,
     org: OrgId,
-    key: &IdempotencyKey,
+    intent: IntentRow<'_>,
     prepared: &Prepared,
     charge_id: Option<String>,
 ) -> std::result::Result<Order, Attempt> {
     let now = portal.now();
-    let Some(Versioned { value, version }) = tx.payment_intent(key).await? else {
-        return Err(Error::Internal.into());
+    let stored = match &intent {
+        IntentRow::Stored(key) => {
+            let Some(Versioned { value, version }) = tx.payment_intent(key).await? else {
+                return Err(Error::Internal.into());
+            };
+            if value.state.is_final() {
+                return Ok(replay(IntentData::decode(&value)?.outcome)?);
+            }
+            Some((value, version))
+        }
+        IntentRow::New(_) => None,
     };
-    if value.state.is_final() {
-        return Ok(replay(IntentData::decode(&value)?.outcome)?);
-    }
     let f = &prepared.fulfilment;
     // The order keeps the gateway's charge id, so Billing can refund it later (ORD-2).
     let mut order = f.order.clone();
@@ -606,7 +650,23 @@ async fn fulfil(
         order: Box::new(order.clone()),
         charge_id,
     };
-    write_outcome(tx, value, version, PaymentIntentState::Succeeded, outcome).await?;
+    match (stored, intent) {
+        (Some((value, version)), _) => {
+            write_outcome(tx, value, version, PaymentIntentState::Succeeded, outcome).await?;
+        }
+        (None, IntentRow::New(mut record)) => {
+            record.state = PaymentIntentState::Succeeded;
+            record.result = Some(
+                IntentData {
+                    prepared: None,
+                    outcome: Some(outcome),
+                }
+                .encode()?,
+            );
+            tx.insert_payment_intent(record).await?;
+        }
+        (None, IntentRow::Stored(_)) => return Err(Error::Internal.into()),
+    }
     if let Some(customer) = tx.customer().await? {
         let customer = customer.value.customer;
         // An automatic top-up tells the Invoice recipients what was charged (TOP-2); an
@@ -747,7 +807,7 @@ async fn settle_one(
             let gateway_key = value.gateway_key.clone();
             tx.update_payment_intent(value, version).await?;
             tx.commit().await?;
-            Ok(Some((key, gateway_key, was, data.prepared)))
+            Ok(Some((key, gateway_key, was, data.prepared()?)))
         })
         .await?;
     let Some((key, gateway_key, was, prepared)) = taken else {
@@ -952,8 +1012,7 @@ impl CheckoutRequest for SessionCheckout<'_> {
                     AddressKind::Shipping,
                     request.shipping_address,
                 )?;
-                let previous = tx.list_orders(&PageRequest::first(1)).await?.items.len();
-                let order_type = OrderType::for_sim_order(previous as u64);
+                let order_type = OrderType::for_sim_order(u64::from(tx.has_orders().await?));
                 (
                     order_type,
                     priced,

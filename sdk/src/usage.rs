@@ -599,6 +599,7 @@ impl CheckoutRequest for AutoTopUp<'_> {
     /// One unit of the catalogue's first top-up product of the kind, charged to the newest
     /// valid card (PAY-1), billed to the default billing address.
     async fn prepare(&self, tx: &mut dyn OrgTransaction) -> std::result::Result<Prepared, Attempt> {
+        self.gate(tx).await?;
         let portal = self.portal;
         let config = portal.config();
         let now = portal.now();

@@ -193,11 +193,16 @@ impl Conn {
         f(guard)
     }
 
-    /// Runs `f` on the connection on the blocking pool: for what may wait on the disk or
+    /// Runs `f` on the connection where it may block: for what may wait on the disk or
     /// another process (taking the write lock, committing, bulk reads and writes).
     ///
-    /// If the caller's future is dropped while `f` runs, the connection goes back to the pool
-    /// when `f` ends, inside the unfinished transaction; the next `begin` rolls it back.
+    /// On a multi-threaded runtime `f` runs on the calling thread inside
+    /// [`tokio::task::block_in_place`], which hands the worker's other tasks to another
+    /// thread: no hand-off of `f` itself and no wake-up to wait for, which on a commit costs
+    /// more than the statement. On a current-thread runtime (where that is not allowed) it
+    /// goes to the blocking pool; if the caller's future is dropped while `f` runs there, the
+    /// connection goes back when `f` ends, inside the unfinished transaction, and the next
+    /// `begin` rolls it back.
     pub(crate) async fn call_blocking<R, F>(&mut self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
@@ -206,6 +211,14 @@ impl Conn {
         let guard = self.guard.take().ok_or_else(|| StoreError::Internal {
             reason: "the transaction's connection was lost".into(),
         })?;
+        if matches!(
+            tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread)
+        ) {
+            let out = tokio::task::block_in_place(|| f(&guard));
+            self.guard = Some(guard);
+            return out;
+        }
         let (guard, out) = tokio::task::spawn_blocking(move || {
             let out = f(&guard);
             (guard, out)
@@ -242,4 +255,18 @@ impl Drop for Conn {
             }
         }
     }
+}
+
+/// The steps of SQLite's plan for `statement`, joined by `; ` (for tests of index use).
+#[cfg(test)]
+pub(crate) fn query_plan(c: &Connection, statement: &str) -> String {
+    let mut stmt = c
+        .prepare(&format!("EXPLAIN QUERY PLAN {statement}"))
+        .unwrap();
+    let mut rows = stmt.raw_query();
+    let mut plan = Vec::new();
+    while let Some(r) = rows.next().unwrap() {
+        plan.push(r.get::<_, String>(3).unwrap());
+    }
+    plan.join("; ")
 }

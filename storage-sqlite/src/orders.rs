@@ -333,6 +333,18 @@ impl OrdersTx for SqliteTx {
             .await
     }
 
+    async fn has_orders(&mut self) -> StoreResult<bool> {
+        let org = self.org.as_uuid();
+        self.conn
+            .call(move |c| {
+                c.prepare_cached("SELECT EXISTS (SELECT 1 FROM orders WHERE org_id = ?1)")
+                    .map_err(sql)?
+                    .query_row(params![id_bytes(org)], |r| r.get::<_, bool>(0))
+                    .map_err(sql)
+            })
+            .await
+    }
+
     async fn insert_document(&mut self, document: OrderDocument) -> StoreResult<()> {
         let org = self.org.as_uuid();
         self.conn

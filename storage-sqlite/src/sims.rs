@@ -882,17 +882,7 @@ impl SimsLookup for SqliteStore {
 mod tests {
     use super::*;
 
-    fn plan_of(c: &Connection, statement: &str) -> String {
-        let mut stmt = c
-            .prepare(&format!("EXPLAIN QUERY PLAN {statement}"))
-            .unwrap();
-        let mut rows = stmt.raw_query();
-        let mut plan = Vec::new();
-        while let Some(r) = rows.next().unwrap() {
-            plan.push(r.get::<_, String>(3).unwrap());
-        }
-        plan.join("; ")
-    }
+    use crate::connection::query_plan as plan_of;
 
     /// ORD-3's export and every SIM list are one index range each, never a scan or a sort:
     /// a page costs the same at any depth.

@@ -103,6 +103,22 @@ pub trait OrdersTx: Send {
     /// `InvalidInput` for a page limit outside 1..=500 or a cursor this store did not make.
     async fn list_orders(&mut self, page: &PageRequest) -> StoreResult<Page<OrderRecord>>;
 
+    /// Whether the organisation has placed any order (its next SIM order is then an
+    /// additional one, ORD-1). The default reads the first page of [`list_orders`]; a store
+    /// answers it from an index without reading an order.
+    ///
+    /// # Errors
+    /// `Retryable`, `Unavailable`.
+    ///
+    /// [`list_orders`]: OrdersTx::list_orders
+    async fn has_orders(&mut self) -> StoreResult<bool> {
+        Ok(!self
+            .list_orders(&PageRequest::first(1))
+            .await?
+            .items
+            .is_empty())
+    }
+
     /// Inserts a document's metadata. Documents are insert-only: there is no update.
     ///
     /// The store MUST refuse a document whose order is not an order of this organisation and

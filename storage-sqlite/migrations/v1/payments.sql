@@ -23,7 +23,14 @@ CREATE TABLE payment_intents (
     PRIMARY KEY (org_id, id)
 ) STRICT;
 CREATE UNIQUE INDEX payment_intents_key ON payment_intents (org_id, key);
-CREATE INDEX payment_intents_due ON payment_intents (state, leased_at);
+-- Maintenance: the intents that can still go on, by lease time, one partial index per state
+-- (SQLite uses a partial index only when the query names its condition exactly). A final
+-- intent leaves them, and an order with nothing to charge, whose intent is written final,
+-- never enters them: placing such an order writes neither.
+CREATE INDEX payment_intents_pending ON payment_intents (leased_at)
+    WHERE state = 'pending';
+CREATE INDEX payment_intents_waiting ON payment_intents (leased_at)
+    WHERE state = 'action_required';
 
 -- The first result of an idempotent request, written once; purged after 7 days.
 CREATE TABLE idempotency_records (

@@ -33,6 +33,7 @@ crate::conformance_cases! {
     "orders.update_keeps_number_and_needs_the_row" => update_keeps_number_and_needs_the_row,
     "orders.dropped_transaction_leaves_nothing" => dropped_transaction_leaves_nothing,
     "orders.tenant_scoping" => tenant_scoping,
+    "orders.has_orders_per_org" => has_orders_per_org,
     "orders.list_newest_first_stable_at_depth" => list_newest_first_stable_at_depth,
     "orders.invalid_page_is_invalid_input" => invalid_page_is_invalid_input,
     "orders.documents_are_insert_only" => documents_are_insert_only,
@@ -176,6 +177,34 @@ async fn get(tx: &mut Box<dyn OrgTransaction>, id: OrderId) -> Result<OrderRecor
 
 // ---------------------------------------------------------------------------------------------
 // Cases.
+
+async fn has_orders_per_org(store: Arc<dyn Store>) -> Result<(), Failure> {
+    let (a, b) = (org(1), org(2));
+    let mut tx = store.begin(a).await?;
+    check!(!tx.has_orders().await?, "a new organisation has orders");
+    tx.insert_order(order(1, 1)?).await?;
+    check!(
+        tx.has_orders().await?,
+        "an order inserted in this transaction is not seen"
+    );
+    drop(tx);
+    let mut tx = store.begin(a).await?;
+    check!(
+        !tx.has_orders().await?,
+        "a rolled back order is still counted"
+    );
+    tx.insert_order(order(1, 2)?).await?;
+    tx.commit().await?;
+    let mut tx = store.begin(a).await?;
+    check!(tx.has_orders().await?, "a committed order is not seen");
+    drop(tx);
+    let mut tx = store.begin(b).await?;
+    check!(
+        !tx.has_orders().await?,
+        "another organisation's order is counted"
+    );
+    Ok(())
+}
 
 async fn insert_get_round_trip(store: Arc<dyn Store>) -> Result<(), Failure> {
     let a = org(1);
