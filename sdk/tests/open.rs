@@ -121,3 +121,65 @@ async fn a_file_locked_by_another_process_is_unavailable_naming_it() {
     assert!(names_the_file(&err, &file), "{err:?}");
     drop(holder);
 }
+
+/// Set in the child process that [`a_read_only_directory_is_unavailable_naming_the_file`]
+/// starts without root's privileges: the directory to open the stores in.
+const READ_ONLY_DIR: &str = "SELFCARE_TEST_READ_ONLY_DIR";
+
+/// A directory the process may read but not write: the existing store cannot get its WAL
+/// file, a new one cannot be created. Root writes anywhere, so under root (as in CI) the
+/// check runs in a copy of this test started through `setpriv` as `nobody`.
+#[tokio::test]
+async fn a_read_only_directory_is_unavailable_naming_the_file() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    if let Some(dir) = std::env::var_os(READ_ONLY_DIR) {
+        let dir = std::path::PathBuf::from(dir);
+        for name in ["portal.db", "new.db"] {
+            let file = dir.join(name);
+            let err = open(&file).await.err().unwrap();
+            assert!(matches!(err, Error::Unavailable { .. }), "{name}: {err:?}");
+            assert!(names_the_file(&err, &file), "{name}: {err:?}");
+        }
+        assert!(!dir.join("new.db").exists(), "a file appeared");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("portal.db");
+    drop(open(&file).await.unwrap());
+    assert!(
+        !dir.path().join("portal.db-wal").exists(),
+        "the WAL outlived the store"
+    );
+    let root = std::fs::metadata(&file).unwrap().uid() == 0;
+    let mut child = if root {
+        // `nobody` owns the file (it may write it) but not the directory (read-only to it).
+        let (nobody, nogroup) = (65534, 65534);
+        std::os::unix::fs::chown(&file, Some(nobody), Some(nogroup)).unwrap();
+        for d in [dir.path(), dir.path().parent().unwrap()] {
+            let mode = std::fs::metadata(d).unwrap().permissions().mode();
+            // The test's directory and its parent must let `nobody` in.
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode | 0o555)).unwrap();
+        }
+        let mut command = std::process::Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        command.arg(std::env::current_exe().unwrap());
+        command
+    } else {
+        std::process::Command::new(std::env::current_exe().unwrap())
+    };
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let status = child
+        .args([
+            "--exact",
+            "a_read_only_directory_is_unavailable_naming_the_file",
+            "--nocapture",
+        ])
+        .env(READ_ONLY_DIR, dir.path())
+        .status()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(status.success(), "the check without write access failed");
+    // The store itself is untouched and opens where the directory is writable again.
+    assert!(open(&file).await.is_ok());
+}
