@@ -9,6 +9,8 @@
 //!   is printed for 10 000 SIMs and for `SELFCARE_BENCH_ROWS`: it must stay flat.
 //! * `sqlite_place_order`: `Session::place_order` (one line, on invoice) next to a bare loop
 //!   of one INSERT + COMMIT with the store's pragmas (WAL, `synchronous=FULL`). Goal ≥ 0.5×.
+//!   The same call on the in-memory store is printed beside them: the part of the time that
+//!   is the sdk's own work, not the disk's.
 //! * `sqlite_sim_page`: one page of `Session::sims` (100 SIMs) at the start and near the end
 //!   of the organisation's SIMs. Goal: the deep page ≤ 1.2× the time of the first.
 //!
