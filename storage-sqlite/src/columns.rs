@@ -7,27 +7,10 @@ use selfcare_storage::error::StoreResult;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub(crate) use selfcare_storage::sql::values::{enum_from, enum_text};
+
 use crate::codec::{instant, instant_from, uuid_from};
 use crate::error::sql;
-
-/// A unit enum's serde name (`"in_progress"`), as stored in a TEXT column.
-pub(crate) fn enum_text<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => Ok(s),
-        _ => Err(StoreError::Internal {
-            reason: "an enum column that is not a name".into(),
-        }),
-    }
-}
-
-/// A unit enum read back from its serde name.
-pub(crate) fn enum_from<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> StoreResult<T> {
-    serde_json::from_value(serde_json::Value::String(raw.to_owned())).map_err(|_| {
-        StoreError::Corrupt {
-            what: format!("a stored {what}"),
-        }
-    })
-}
 
 fn corrupt_column(what: &str) -> StoreError {
     StoreError::Corrupt {

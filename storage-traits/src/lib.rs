@@ -21,6 +21,7 @@ pub mod payments;
 pub mod ports;
 pub mod scope;
 pub mod sims;
+pub mod sql;
 pub mod store;
 pub mod tickets;
 pub mod usage;
