@@ -292,10 +292,12 @@ reason_codes! {
     InternalError = "internal_error",
     /// The human verification (captcha) was missing or not passed (AUTH-5).
     HumanVerificationFailed = "human_verification_failed",
-    /// The database file is not a selfcare store (another application's file).
+    /// The database is not a selfcare store (another application's file or tables).
     NotASelfcareStore = "not_a_selfcare_store",
     /// The database was written by a newer version of selfcare.
     StoreSchemaTooNew = "store_schema_too_new",
+    /// A database URL that is not a valid `postgres://` URL.
+    InvalidStoreUrl = "invalid_store_url",
 }
 
 impl ReasonCode {
@@ -346,7 +348,8 @@ impl ReasonCode {
             ReasonCode::HumanVerificationFailed => {
                 "Please complete the check that you are a person, then try again."
             }
-            ReasonCode::NotASelfcareStore => "The database file is not a selfcare store.",
+            ReasonCode::NotASelfcareStore => "The database is not a selfcare store.",
+            ReasonCode::InvalidStoreUrl => "The database URL is not a valid postgres:// URL.",
             ReasonCode::StoreSchemaTooNew => {
                 "The database was written by a newer version of selfcare; upgrade to open it."
             }

@@ -42,7 +42,6 @@ pub mod dev;
 pub mod error;
 pub mod maintenance;
 pub mod notifications;
-#[cfg(feature = "sqlite")]
 mod open;
 pub mod orders;
 pub mod permissions;
@@ -65,6 +64,13 @@ pub use error::{Error, Result, UnauthenticatedKind};
 pub use portal::{Portal, PortalMetrics, RequestContext};
 pub use ports::Ports;
 pub use selfcare_core as core;
+/// The PostgreSQL store (feature `postgres`), for [`Portal::with_store`] with pool settings of
+/// your own.
+#[cfg(feature = "postgres")]
+pub use selfcare_postgres as postgres;
+/// The embedded SQLite store (feature `sqlite`).
+#[cfg(feature = "sqlite")]
+pub use selfcare_sqlite as sqlite;
 pub use selfcare_storage as storage;
 pub use session::{LoginOutcome, Me, Session};
 pub use staff::StaffSession;

@@ -189,7 +189,12 @@ impl Portal {
                 Err(Attempt::Retry(e)) if n == ATTEMPTS => return Err(Error::from(e)),
                 Err(Attempt::Retry(_)) => {
                     self.inner.metrics.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(backoff).await;
+                    // Half the backoff plus a random part of the other half: attempts that
+                    // failed together (the losers of one serialization conflict) do not all
+                    // come back at the same moment.
+                    let spread = random::<1>().map_or(0, |[b]| u32::from(b));
+                    let half = backoff / 2;
+                    tokio::time::sleep(half + half.mul_f64(f64::from(spread) / 255.0)).await;
                     backoff = backoff.saturating_mul(2);
                 }
             }

@@ -3,7 +3,7 @@
 //! denied, not found, conflict), no actor saw or changed the other organisation's data, and
 //! the store's contents agree with the model.
 //!
-//! The store comes from `SELFCARE_TEST_STORE` (see `common::test_store`); the number of cases
+//! The store comes from `SELFCARE_TEST_STORE` (see `common::test_store_on`); the number of cases
 //! from `SELFCARE_SM_CASES` (default 256).
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
@@ -12,7 +12,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{PASSWORD, World, business, ctx, insert_member, test_store, world_on};
+use common::{PASSWORD, World, business, ctx, insert_member, test_store_on, world_on};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
@@ -402,7 +402,7 @@ impl StateMachineTest for Portal2 {
             .enable_all()
             .build()
             .unwrap();
-        let world = world_on(test_store());
+        let world = world_on(test_store_on(&rt));
         let (orgs, sessions) = rt.block_on(async {
             let mut orgs = Vec::new();
             let mut sessions = Vec::new();

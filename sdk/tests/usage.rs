@@ -21,9 +21,9 @@ use selfcare::core::payment::AutoTopUpTarget;
 use selfcare::core::quota::{QuotaState, UsageRecord, VolumeKind};
 use selfcare::dev::{DevHandles, DevVerifier, LedgerEntry};
 use selfcare::storage::PageRequest;
+use selfcare::storage::Store;
 use selfcare::storage::outbox::OutboxMessage;
 use selfcare::storage::ports::{ChargeOutcome, Clock, ManualClock};
-use selfcare::storage::{MemoryStore, Store};
 use selfcare::usage::{AutoTopUpOutcome, RejectReason, UsageReport};
 use selfcare::{Portal, Ports, Session};
 use time::Duration;
@@ -36,9 +36,11 @@ struct World {
     dev: DevHandles,
 }
 
-fn world() -> World {
+/// A portal with the development ports and a manual clock, on the store
+/// `SELFCARE_TEST_STORE` names (the in-memory one by default).
+async fn world() -> World {
     let clock = ManualClock::new(datetime!(2026-11-23 10:00 UTC));
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store = common::test_store().await;
     let (ports, dev) = Ports::development_with(Arc::new(clock.clone()));
     let config = common::test_config();
     let portal = Portal::with_store(Arc::clone(&store), ports, config).unwrap();
@@ -176,7 +178,7 @@ const MB: u64 = 1_000_000;
 
 #[tokio::test]
 async fn top_2_a_record_seen_twice_is_ignored() {
-    let w = world();
+    let w = world().await;
     let (org, _) = customer(&w, "ada@acme.example", "tok_visa").await;
     let (sim, iccid) = sim(&w, org, 1, 1_000 * MB, 0).await;
 
@@ -199,7 +201,7 @@ async fn top_2_a_record_seen_twice_is_ignored() {
 
 #[tokio::test]
 async fn top_2_records_of_an_unknown_iccid_are_rejected_not_an_error_of_the_batch() {
-    let w = world();
+    let w = world().await;
     let (org, _) = customer(&w, "ada@acme.example", "tok_visa").await;
     let (sim, iccid) = sim(&w, org, 1, 1_000 * MB, 0).await;
     let unknown = Iccid::from_payload("898822899999999999").unwrap();
@@ -227,7 +229,7 @@ async fn top_2_records_of_an_unknown_iccid_are_rejected_not_an_error_of_the_batc
 
 #[tokio::test]
 async fn top_2_exhaustion_with_auto_top_up_charges_one_top_up_to_the_stored_card() {
-    let w = world();
+    let w = world().await;
     let (org, ada) = customer(&w, "ada@acme.example", "tok_visa").await;
     let (sim, iccid) = sim(&w, org, 1, 1_000 * MB, 900 * MB).await;
     ada.set_auto_top_up(AutoTopUpTarget::Sim(sim), true)
@@ -274,7 +276,7 @@ async fn top_2_exhaustion_with_auto_top_up_charges_one_top_up_to_the_stored_card
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn top_2_32_concurrent_duplicate_exhaustion_reports_give_exactly_one_top_up() {
-    let w = Arc::new(world());
+    let w = Arc::new(world().await);
     let (org, ada) = customer(&w, "ada@acme.example", "tok_visa").await;
     let (sim, iccid) = sim(&w, org, 1, 1_000 * MB, 990 * MB).await;
     ada.set_auto_top_up(AutoTopUpTarget::AllSims, true)
@@ -322,7 +324,7 @@ async fn top_2_32_concurrent_duplicate_exhaustion_reports_give_exactly_one_top_u
 
 #[tokio::test]
 async fn top_2_gateway_failure_leaves_the_top_up_to_maintenance() {
-    let w = world();
+    let w = world().await;
     let (org, ada) = customer(&w, "ada@acme.example", "tok_visa").await;
     let (sim, iccid) = sim(&w, org, 1, 100 * MB, 0).await;
     ada.set_auto_top_up(AutoTopUpTarget::Sim(sim), true)
@@ -364,7 +366,7 @@ async fn top_2_gateway_failure_leaves_the_top_up_to_maintenance() {
 
 #[tokio::test]
 async fn top_3_thresholds_20_and_0_percent_are_notified_once_per_generation() {
-    let w = world();
+    let w = world().await;
     let (org, _) = customer(&w, "ada@acme.example", "tok_visa").await;
     let (_, iccid) = sim(&w, org, 1, 1_000 * MB, 0).await;
 
@@ -404,7 +406,7 @@ async fn top_3_thresholds_20_and_0_percent_are_notified_once_per_generation() {
 
 #[tokio::test]
 async fn acc_5_monthly_limit_reached_stops_the_top_up_and_is_notified_once() {
-    let w = world();
+    let w = world().await;
     let (org, ada) = customer(&w, "ada@acme.example", "tok_visa").await;
     ada.set_volume_limits(Limit::Capped(1_000), Limit::Unlimited)
         .await
@@ -444,7 +446,7 @@ async fn acc_5_monthly_limit_reached_stops_the_top_up_and_is_notified_once() {
 
 #[tokio::test]
 async fn pay_3_declined_card_tells_the_customer_and_is_not_retried() {
-    let w = world();
+    let w = world().await;
     let (org, ada) = customer(&w, "ada@acme.example", "tok_declined").await;
     let (sim, iccid) = sim(&w, org, 1, 100 * MB, 0).await;
     ada.set_auto_top_up(AutoTopUpTarget::Sim(sim), true)
@@ -485,7 +487,7 @@ async fn pay_3_declined_card_tells_the_customer_and_is_not_retried() {
 
 #[tokio::test]
 async fn pay_3_auto_top_up_off_gives_the_exhaustion_notice_only() {
-    let w = world();
+    let w = world().await;
     let (org, _) = customer(&w, "ada@acme.example", "tok_visa").await;
     let (sim, iccid) = sim(&w, org, 1, 100 * MB, 50 * MB).await;
     let report = usage(&w, vec![record(&w, "r-1", &iccid, 60 * MB)]).await;

@@ -41,7 +41,9 @@ impl Connections {
         if let Some(schema) = &config.schema {
             settings.push(("search_path", quote_ident(schema)));
         }
-        let options = options.application_name("selfcare").options(settings);
+        let options = options
+            .application_name(&config.application_name)
+            .options(settings);
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections.max(1))
             .acquire_timeout(config.acquire_timeout)

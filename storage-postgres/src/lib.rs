@@ -83,6 +83,9 @@ pub struct PgConfig {
     /// schema behind this code is an [`OpenError::Outdated`]: run [`PgStore::migrate`] as the
     /// owning role first.
     pub migrate: bool,
+    /// The `application_name` the connections report (default `selfcare`), as seen in
+    /// `pg_stat_activity`.
+    pub application_name: String,
 }
 
 impl Default for PgConfig {
@@ -93,6 +96,7 @@ impl Default for PgConfig {
             statement_timeout: Some(Duration::from_secs(30)),
             schema: None,
             migrate: true,
+            application_name: "selfcare".to_owned(),
         }
     }
 }
@@ -125,6 +129,12 @@ impl PgConfig {
     /// Whether [`PgStore::open`] migrates (`true`) or only checks the schema version.
     pub fn with_migrate(mut self, migrate: bool) -> Self {
         self.migrate = migrate;
+        self
+    }
+
+    /// With connections named `name` in `pg_stat_activity`.
+    pub fn with_application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = name.into();
         self
     }
 }

@@ -21,6 +21,9 @@ pub struct TestDatabase {
     pub app_url: String,
     /// The owning role's URL.
     pub owner_url: String,
+    /// A superuser's URL (`SELFCARE_PG_ADMIN_URL`), for fault injection
+    /// (`pg_terminate_backend`); `None` when the environment names none.
+    pub admin_url: Option<String>,
 }
 
 impl TestDatabase {
@@ -36,7 +39,11 @@ impl TestDatabase {
             std::env::var("SELFCARE_PG_URL"),
             std::env::var("SELFCARE_PG_OWNER_URL"),
         ) {
-            (Ok(app_url), Ok(owner_url)) => Some(TestDatabase { app_url, owner_url }),
+            (Ok(app_url), Ok(owner_url)) => Some(TestDatabase {
+                app_url,
+                owner_url,
+                admin_url: std::env::var("SELFCARE_PG_ADMIN_URL").ok(),
+            }),
             _ if std::env::var_os("CI").is_some() => {
                 panic!("{test}: CI is set but SELFCARE_PG_URL / SELFCARE_PG_OWNER_URL are not")
             }

@@ -5,6 +5,8 @@
 // Test support: a failed setup is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod faults;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -208,9 +210,11 @@ pub async fn insert_member(
 }
 
 /// The store the store-independent suites run on, chosen by `SELFCARE_TEST_STORE`: `memory`
-/// (the default) or `sqlite` (a fresh file in a temporary directory, feature `sqlite`). The
-/// sdk's tests pick the store, so no store crate depends on the sdk.
-pub fn test_store() -> Arc<dyn Store> {
+/// (the default), `sqlite` (a fresh file in a temporary directory, feature `sqlite`) or
+/// `postgres` (a fresh schema of the test run's database, feature `postgres`). Open it on the
+/// runtime that uses it: a PostgreSQL pool's connections belong to the runtime that made them.
+/// The sdk's tests pick the store, so no store crate depends on the sdk.
+pub async fn test_store() -> Arc<dyn Store> {
     match std::env::var("SELFCARE_TEST_STORE").as_deref() {
         Err(_) | Ok("") | Ok("memory") => Arc::new(MemoryStore::new()),
         #[cfg(feature = "sqlite")]
@@ -222,17 +226,22 @@ pub fn test_store() -> Arc<dyn Store> {
                 None => tempfile::tempdir().unwrap().keep(),
             };
             let path = dir.join("portal.db");
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            Arc::new(
-                rt.block_on(selfcare_sqlite::SqliteStore::open(&path))
-                    .unwrap(),
-            )
+            Arc::new(selfcare_sqlite::SqliteStore::open(&path).await.unwrap())
+        }
+        #[cfg(feature = "postgres")]
+        Ok("postgres") => {
+            let db = selfcare_postgres::testing::TestDatabase::from_env("test_store")
+                .expect("SELFCARE_TEST_STORE=postgres needs the test run's database");
+            let config = selfcare_postgres::PgConfig::default().with_max_connections(8);
+            Arc::new(db.fresh_store(config).await.unwrap())
         }
         Ok(other) => panic!("SELFCARE_TEST_STORE={other}: no such store in this build"),
     }
+}
+
+/// [`test_store`] for synchronous callers, opened on `rt` (which must outlive it).
+pub fn test_store_on(rt: &tokio::runtime::Runtime) -> Arc<dyn Store> {
+    rt.block_on(test_store())
 }
 
 /// A SIM of `org` (numbered `n`, so ids, order number and ICCID differ per `n`) delivered with
