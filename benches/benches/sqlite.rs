@@ -26,216 +26,44 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use selfcare::checkout::{Payment, PlaceOrder};
-use selfcare::core::address::{AddressInput, AddressUsage};
-use selfcare::core::catalogue::{Seller, Sku};
-use selfcare::core::contact::Country;
-use selfcare::core::customer::{NewCustomer, NewCustomerKind};
 use selfcare::core::export::SimCsvWriter;
-use selfcare::core::ids::{OrderId, OrgId, SimId};
-use selfcare::core::numbers::{Iccid, Imsi, Msisdn};
-use selfcare::core::password::{Password, PasswordParams};
-use selfcare::core::sims::{Sim, SimBilling, SimLabel, SimStatus};
-use selfcare::storage::ports::SystemClock;
+use selfcare::core::sims::Sim;
 use selfcare::storage::sims::SimFilter;
-use selfcare::storage::{Cursor, Store};
-use selfcare::{LoginOutcome, NewOwner, Portal, PortalConfig, Ports, RequestContext, Session};
+use selfcare::storage::Cursor;
+use selfcare_benches::{
+    Fixture, fixture_on, group_timing, msisdn_pool, rows_from_env, rss_kb, runtime, scratch_dir,
+    sim, sku,
+};
 use selfcare_sqlite::SqliteStore;
 use time::OffsetDateTime;
 use tokio::runtime::Runtime;
 
-const PASSWORD: &str = "purple tractors dream of quiet fog";
-const EMAIL: &str = "ada@bench.example";
-/// SIMs written per store transaction while building the database (not measured).
-const SETUP_BATCH: usize = 50_000;
-
-fn rows_from_env() -> usize {
-    std::env::var("SELFCARE_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.trim().replace('_', "").parse().ok())
-        .unwrap_or(1_000_000)
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-/// A portal over a fresh SQLite file with one business customer whose Owner is logged in,
-/// and one order (on invoice) holding `n` SIMs.
-struct Fixture {
+/// The fixture on a fresh SQLite file, with the file for the peers.
+struct OnFile {
     _dir: tempfile::TempDir,
     db: PathBuf,
-    session: Session,
-    org: OrgId,
-    order: OrderId,
-    number: String,
-    /// The ids of the order's SIMs, ascending (the order the store keeps them in).
-    sim_ids: Vec<SimId>,
+    fx: Fixture,
 }
 
-fn scratch_dir() -> tempfile::TempDir {
-    match std::env::var_os("SELFCARE_TEST_DIR") {
-        Some(root) => tempfile::tempdir_in(root),
-        None => tempfile::tempdir(),
-    }
-    .expect("temporary directory")
-}
-
-fn sku(s: &str) -> Sku {
-    Sku::parse(s).expect("sku")
-}
-
-/// SIM `i` of the bench: every tenth label starts with a formula character, a few contain
-/// commas, every seventh SIM is not provisioned yet (as in the core export bench).
-fn sim(i: usize, order: OrderId, now: OffsetDateTime, msisdns: &[Msisdn]) -> Sim {
-    let label = match i % 10 {
-        0 => format!("=HYPERLINK(\"x\";{i})"),
-        3 => format!("Truck {i}, north"),
-        5 => format!("-{i}"),
-        7 => format!("@sensor {i}"),
-        _ => format!("Sensor {i}"),
-    };
-    let provisioned = !i.is_multiple_of(7);
-    let mut random = [0u8; 10];
-    random[2..].copy_from_slice(&(i as u64).to_be_bytes());
-    Sim {
-        id: SimId::new(now, random),
-        iccid: Iccid::from_payload(&format!("8949{i:014}")).expect("iccid"),
-        imsi: provisioned.then(|| Imsi::parse(&format!("26201{i:010}")).expect("imsi")),
-        msisdn: provisioned.then(|| msisdns[i % msisdns.len()].clone()),
-        label: SimLabel::parse(&label).expect("label"),
-        status: SimStatus::Enabled,
-        order,
-        billing: SimBilling::Tariff {
-            code: "IOT-1GB".into(),
-        },
-        auto_top_up: false,
+impl std::ops::Deref for OnFile {
+    type Target = Fixture;
+    fn deref(&self) -> &Fixture {
+        &self.fx
     }
 }
 
-fn msisdn_pool() -> Vec<Msisdn> {
-    (0..100)
-        .map(|i| Msisdn::parse(&format!("+4917012{i:05}")).expect("msisdn"))
-        .collect()
-}
-
-fn fixture(rt: &Runtime, n: usize) -> Fixture {
+fn fixture(rt: &Runtime, n: usize) -> OnFile {
     let dir = scratch_dir();
     let db = dir.path().join("bench.db");
     let store = rt.block_on(async { Arc::new(SqliteStore::open(&db).await.expect("open")) });
-    fixture_on(rt, dir, db, store, n)
-}
-
-fn fixture_on(
-    rt: &Runtime,
-    dir: tempfile::TempDir,
-    db: PathBuf,
-    store: Arc<dyn Store>,
-    n: usize,
-) -> Fixture {
-    rt.block_on(async {
-        let ports = Ports::development_with(Arc::new(SystemClock)).0;
-        let seller = Seller::new(
-            "Nordlicht Connect GmbH",
-            Country::parse("DE").expect("country"),
-            "DE811907980",
-        )
-        .expect("seller");
-        let mut config = PortalConfig::new(seller, &[7u8; 32]).expect("config");
-        config.password_params = PasswordParams::testing();
-        let portal = Portal::with_store(store.clone(), ports, config).expect("portal");
-        let ctx = RequestContext::from_source("203.0.113.7");
-        let registered = portal
-            .register_customer(
-                &NewCustomer {
-                    kind: NewCustomerKind::Business {
-                        company_name: "Acme IoT GmbH".into(),
-                        vat_id: Some("DE123456789".into()),
-                    },
-                    main_contact: "billing@acme.example".into(),
-                    billing_country: "DE".into(),
-                    language: Some("de".into()),
-                },
-                NewOwner {
-                    name: "Ada Owner".into(),
-                    email: EMAIL.into(),
-                    password: Password::new(PASSWORD),
-                },
-                &ctx,
-            )
-            .await
-            .expect("register");
-        let LoginOutcome::Session(session) = portal
-            .login(EMAIL, Password::new(PASSWORD), &ctx)
-            .await
-            .expect("login")
-        else {
-            panic!("no second factor here")
-        };
-        session
-            .add_address(
-                AddressInput {
-                    name: "Ada Owner".into(),
-                    company: Some("Acme IoT GmbH".into()),
-                    street: "Invalidenstraße".into(),
-                    house_number: Some("116".into()),
-                    postal_code: "10115".into(),
-                    city: "Berlin".into(),
-                    country: "DE".into(),
-                    ..AddressInput::default()
-                },
-                AddressUsage::BOTH,
-                AddressUsage::BOTH,
-                None,
-            )
-            .await
-            .expect("address");
-        // One order holding `n` SIMs (a line takes at most `MAX_QUANTITY`, and a SKU appears
-        // once, so the order asks for at most that many; the export reads what the store holds).
-        let quantity = n.min(selfcare::core::orders::MAX_QUANTITY as usize) as u32;
-        let items = vec![(sku("SIM-STD"), quantity)];
-        let order = session
-            .place_order(
-                PlaceOrder {
-                    items,
-                    billing_address: None,
-                    shipping_address: None,
-                    payment: Payment::OnInvoice,
-                },
-                "bench-fleet-order",
-            )
-            .await
-            .expect("order");
-        // The warehouse's SIMs, straight through the store in big transactions.
-        let now = OffsetDateTime::now_utc();
-        let pool = msisdn_pool();
-        let mut sim_ids = Vec::with_capacity(n);
-        for start in (0..n).step_by(SETUP_BATCH) {
-            let batch: Vec<Sim> = (start..(start + SETUP_BATCH).min(n))
-                .map(|i| sim(i, order.id, now, &pool))
-                .collect();
-            sim_ids.extend(batch.iter().map(|s| s.id));
-            let mut tx = store.begin(registered.org).await.expect("begin");
-            tx.insert_sims(batch).await.expect("insert sims");
-            tx.commit().await.expect("commit");
-        }
-        Fixture {
-            _dir: dir,
-            db,
-            session,
-            org: registered.org,
-            order: order.id,
-            number: order.number.to_string(),
-            sim_ids,
-        }
-    })
+    OnFile {
+        _dir: dir,
+        db,
+        fx: fixture_on(rt, store, n),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -258,7 +86,7 @@ fn selfcare_export(rt: &Runtime, f: &Fixture, out: &Path) -> u64 {
         .expect("export")
 }
 
-fn sqlite3_export(f: &Fixture, query: &str, out: &Path) {
+fn sqlite3_export(f: &OnFile, query: &str, out: &Path) {
     let status = Command::new("sqlite3")
         .arg("-csv")
         .arg(&f.db)
@@ -314,19 +142,6 @@ fn sqlite3_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// `(VmRSS, VmHWM)` of this process in kB.
-fn rss_kb() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 /// The peak memory one export adds to the process, in kB: the high-water mark is reset
 /// (`clear_refs` 5) before, so it is the export's own peak over the resident set before it.
 fn export_peak_growth_kb(rt: &Runtime, f: &Fixture, out: &Path) -> u64 {
@@ -340,13 +155,6 @@ fn export_peak_growth_kb(rt: &Runtime, f: &Fixture, out: &Path) -> u64 {
         hwm_before.max(before)
     };
     hwm_after.saturating_sub(base)
-}
-
-fn group_timing(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5));
 }
 
 fn export(c: &mut Criterion) {
@@ -433,20 +241,12 @@ fn export(c: &mut Criterion) {
 fn place_order(c: &mut Criterion) {
     let rt = runtime();
     let on_sqlite = fixture(&rt, 1);
-    let memory_dir = scratch_dir();
-    let memory_db = memory_dir.path().join("unused.db");
-    let on_memory = fixture_on(
-        &rt,
-        memory_dir,
-        memory_db,
-        Arc::new(selfcare::storage::memory::MemoryStore::new()),
-        1,
-    );
+    let on_memory = fixture_on(&rt, Arc::new(selfcare::storage::memory::MemoryStore::new()), 1);
     let key = AtomicU64::new(0);
     let mut group = c.benchmark_group("sqlite_place_order");
     group.throughput(Throughput::Elements(1));
     group_timing(&mut group);
-    for (name, f) in [("selfcare_sdk", &on_sqlite), ("memory_store", &on_memory)] {
+    for (name, f) in [("selfcare_sdk", &on_sqlite.fx), ("memory_store", &on_memory)] {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let k = key.fetch_add(1, Ordering::Relaxed);
