@@ -53,26 +53,30 @@ impl Connections {
         Ok(Connections { pool, server })
     }
 
-    /// Begins a serializable transaction that sees `scope`'s rows.
+    /// Begins a serializable transaction that sees `scope`'s rows: `BEGIN` and the setting go
+    /// to the server as one simple query, one round trip.
     pub(crate) async fn begin(&self, scope: Scope) -> StoreResult<Tx> {
-        let mut inner = self
+        let statement = format!("BEGIN ISOLATION LEVEL SERIALIZABLE; {}", scope.setting());
+        let inner = self
             .pool
-            .begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE")
+            .begin_with(sqlx::AssertSqlSafe(statement))
             .await
             .map_err(sql)?;
-        set_scope(&mut inner, scope).await?;
         Ok(Tx { inner })
     }
 
     /// Begins a read-only transaction that sees every row, for a global lookup (which returns
     /// ids only, and reads one committed state).
     pub(crate) async fn lookup(&self) -> StoreResult<Tx> {
-        let mut inner = self
+        let statement = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY; {}",
+            Scope::Provider.setting()
+        );
+        let inner = self
             .pool
-            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
+            .begin_with(sqlx::AssertSqlSafe(statement))
             .await
             .map_err(sql)?;
-        set_scope(&mut inner, Scope::Provider).await?;
         Ok(Tx { inner })
     }
 
@@ -88,22 +92,18 @@ impl Connections {
     }
 }
 
-async fn set_scope(conn: &mut PgConnection, scope: Scope) -> StoreResult<()> {
-    match scope {
-        Scope::Org(org) => {
-            sqlx::query("SELECT set_config('selfcare.org', $1, true)")
-                .bind(org.as_uuid().to_string())
-                .execute(conn)
-                .await
-        }
-        Scope::Provider => {
-            sqlx::query("SELECT set_config('selfcare.provider', 'on', true)")
-                .execute(conn)
-                .await
+impl Scope {
+    /// The statement that sets the scope for the rest of the transaction. The organisation id
+    /// is a UUID formatted here (hex digits and dashes), never text from outside.
+    fn setting(self) -> String {
+        match self {
+            Scope::Org(org) => format!(
+                "SELECT set_config('selfcare.org', '{}', true)",
+                org.as_uuid().hyphenated()
+            ),
+            Scope::Provider => "SELECT set_config('selfcare.provider', 'on', true)".to_owned(),
         }
     }
-    .map(|_| ())
-    .map_err(sql)
 }
 
 /// A PostgreSQL identifier in double quotes.
