@@ -51,7 +51,7 @@ impl Chain {
         }
     }
 
-    /// `statement`'s query with the organisation bound first when the chain has one.
+    /// The chain's form of a statement, with the organisation bound first when it has one.
     fn query(self, org_sql: &'static str, provider_sql: &'static str) -> PgQuery {
         match self {
             Chain::Org(org) => sqlx::query(org_sql).bind(org),
@@ -110,8 +110,8 @@ async fn head(c: &mut PgConnection, chain: Chain) -> StoreResult<ChainHead> {
     let Some(r) = row else {
         return Ok(ChainHead::GENESIS);
     };
-    let seq = u64::try_from(get::<i64>(&r, "seq")?)
-        .map_err(|_| corrupt("an audit sequence number"))?;
+    let seq =
+        u64::try_from(get::<i64>(&r, "seq")?).map_err(|_| corrupt("an audit sequence number"))?;
     let mac = <[u8; 32]>::try_from(get::<Vec<u8>>(&r, "mac")?.as_slice())
         .map_err(|_| corrupt("an audit MAC"))?;
     Ok(ChainHead {
@@ -242,7 +242,13 @@ impl AuditTx for PgTx {
         after: ChainHead,
         entry: AuditEntry,
     ) -> StoreResult<ChainHead> {
-        append(self.tx.conn(), Chain::Org(self.org.as_uuid()), after, &entry).await
+        append(
+            self.tx.conn(),
+            Chain::Org(self.org.as_uuid()),
+            after,
+            &entry,
+        )
+        .await
     }
 
     async fn audit_head(&mut self) -> StoreResult<ChainHead> {
@@ -278,5 +284,119 @@ impl AuditProvider for PgProviderTx {
 
     async fn erase_audit_personal(&mut self, seq: u64) -> StoreResult<()> {
         erase(self.tx.conn(), Chain::Provider, seq).await
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use selfcare_core::audit::{
+        AuditActor, AuditChain, AuditEvent, AuditEventName, AuditTarget, HostKey, Outcome,
+    };
+    use selfcare_core::ids::AuditEntryId;
+    use selfcare_core::roles::Channel;
+    use selfcare_storage::Store;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::PgConfig;
+    use crate::testing::TestDatabase;
+
+    fn event(org: Option<OrgId>, n: u8, target: AuditTarget) -> AuditEvent {
+        let at = datetime!(2025-03-01 09:00 UTC);
+        AuditEvent {
+            id: AuditEntryId::new(at, [n; 10]),
+            at,
+            org,
+            actor: AuditActor::Anonymous,
+            channel: Channel::Portal,
+            event: AuditEventName::AuthnLoginFail,
+            target,
+            changed_fields: Vec::new(),
+            outcome: Outcome::Success,
+            reason: None,
+            note: None,
+            personal: PersonalValues::none(),
+        }
+    }
+
+    /// AUD-1 under concurrency: two transactions read the same head and both append after it;
+    /// the one that commits first wins, the other's append (or commit) is `Retryable` — never
+    /// a second entry at one `seq`, never `Duplicate` or `Internal` — and the chain verifies.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn aud_1_concurrent_appends_after_one_head_end_retryable() {
+        let Some(db) =
+            TestDatabase::from_env("aud_1_concurrent_appends_after_one_head_end_retryable")
+        else {
+            return;
+        };
+        let store = db.fresh_store(PgConfig::default()).await.unwrap();
+        let key = HostKey::from_bytes(&[7; 32]).unwrap();
+        let org = OrgId::new(datetime!(2025-01-01 00:00 UTC), [1; 10]);
+
+        // The organisation's chain.
+        let mut first = store.begin(org).await.unwrap();
+        let mut second = store.begin(org).await.unwrap();
+        let head = first.audit_head().await.unwrap();
+        assert_eq!(second.audit_head().await.unwrap(), head);
+        let (a, a_head) = AuditChain::append(
+            &head,
+            event(Some(org), 1, AuditTarget::of("user", 1).unwrap()),
+            &key,
+        );
+        let (b, _) = AuditChain::append(
+            &head,
+            event(Some(org), 2, AuditTarget::of("user", 2).unwrap()),
+            &key,
+        );
+        first.append_audit(head, a).await.unwrap();
+        first.commit().await.unwrap();
+        let lost = match second.append_audit(head, b).await {
+            Ok(_) => second.commit().await,
+            Err(e) => Err(e),
+        };
+        assert!(
+            matches!(lost, Err(StoreError::Retryable { .. })),
+            "the second append gave {lost:?}"
+        );
+        let mut tx = store.begin(org).await.unwrap();
+        assert_eq!(tx.audit_head().await.unwrap(), a_head);
+        let read = tx.audit_entries(PageRequest::first(10)).await.unwrap();
+        assert_eq!(
+            AuditChain::verify_chain(&read.items, &key, None),
+            Ok(a_head)
+        );
+        drop(tx);
+
+        // The provider's chain, the second append waiting on the first's uncommitted entry.
+        let mut first = store.begin_provider().await.unwrap();
+        let mut second = store.begin_provider().await.unwrap();
+        let head = first.audit_head().await.unwrap();
+        assert_eq!(second.audit_head().await.unwrap(), head);
+        let (a, a_head) = AuditChain::append(
+            &head,
+            event(None, 3, AuditTarget::of("user", 3).unwrap()),
+            &key,
+        );
+        let (b, _) = AuditChain::append(
+            &head,
+            event(None, 4, AuditTarget::of("user", 4).unwrap()),
+            &key,
+        );
+        first.append_audit(head, a).await.unwrap();
+        let waiting = tokio::spawn(async move {
+            match second.append_audit(head, b).await {
+                Ok(_) => second.commit().await,
+                Err(e) => Err(e),
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        first.commit().await.unwrap();
+        let lost = waiting.await.unwrap();
+        assert!(
+            matches!(lost, Err(StoreError::Retryable { .. })),
+            "the waiting provider append gave {lost:?}"
+        );
+        let mut tx = store.begin_provider().await.unwrap();
+        assert_eq!(tx.audit_head().await.unwrap(), a_head);
     }
 }

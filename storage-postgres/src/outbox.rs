@@ -57,7 +57,11 @@ fn message_from_row(r: &PgRow) -> StoreResult<OutboxMessage> {
     })
 }
 
-async fn message_row(c: &mut PgConnection, org: Uuid, id: Uuid) -> StoreResult<Option<OutboxMessage>> {
+async fn message_row(
+    c: &mut PgConnection,
+    org: Uuid,
+    id: Uuid,
+) -> StoreResult<Option<OutboxMessage>> {
     sqlx::query(
         "SELECT id, created_at, attempts, next_attempt_at, leased_until, delivered_at, dead,
                 last_error, content

@@ -140,8 +140,7 @@ fn intent_body(intent: &PaymentIntentRecord) -> StoreResult<Vec<u8>> {
 }
 
 fn intent_decode(r: &PgRow) -> StoreResult<Versioned<PaymentIntentRecord>> {
-    let mut value: PaymentIntentRecord =
-        from_body(&get::<Vec<u8>>(r, "body")?, "payment intent")?;
+    let mut value: PaymentIntentRecord = from_body(&get::<Vec<u8>>(r, "body")?, "payment intent")?;
     value.result = get::<Option<Vec<u8>>>(r, "result")?;
     Ok(Versioned {
         value,
@@ -303,9 +302,9 @@ async fn due_intents(
         Some(cursor) => {
             let key = decode_cursor::<32>(DUE_CURSOR, cursor)?;
             let (org, id) = key.split_at(16);
-            let uuid = |b: &[u8]| Uuid::from_slice(b).map_err(|_| StoreError::InvalidInput {
-                what: "cursor",
-            });
+            let uuid = |b: &[u8]| {
+                Uuid::from_slice(b).map_err(|_| StoreError::InvalidInput { what: "cursor" })
+            };
             Some((uuid(org)?, uuid(id)?))
         }
         None => None,
@@ -382,10 +381,11 @@ async fn read_record(
     row.map(|r| {
         Ok(IdempotencyRecord {
             key: key.clone(),
-            fingerprint: RequestFingerprint::try_from(get::<String>(&r, "fingerprint")?)
-                .map_err(|_| StoreError::Corrupt {
+            fingerprint: RequestFingerprint::try_from(get::<String>(&r, "fingerprint")?).map_err(
+                |_| StoreError::Corrupt {
                     what: "an idempotency record's fingerprint".into(),
-                })?,
+                },
+            )?,
             result: get::<Vec<u8>>(&r, "result")?,
             created_at: get_instant(&r, "created_at")?,
         })
@@ -470,5 +470,66 @@ impl PaymentsProvider for PgProviderTx {
             .await
             .map_err(sql)?;
         Ok(deleted.rows_affected())
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::PgConfig;
+    use crate::connection::Scope;
+    use crate::testing::TestDatabase;
+
+    /// ORD-5: maintenance finds the intents it must settle through the partial index
+    /// `payment_intents_due`, which holds only the intents that can still go on; also in the
+    /// generic plan PostgreSQL keeps for a prepared statement, with and without a cursor.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ord_5_due_intents_use_the_partial_index() {
+        let Some(db) = TestDatabase::from_env("ord_5_due_intents_use_the_partial_index") else {
+            return;
+        };
+        let store = db.fresh_store(PgConfig::default()).await.unwrap();
+        let mut tx = store.connections.begin(Scope::Provider).await.unwrap();
+        sqlx::raw_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        for state in [
+            PaymentIntentState::Pending,
+            PaymentIntentState::ActionRequired,
+        ] {
+            for (name, with_cursor, types, args) in [
+                ("due_first", false, "bigint, bigint", "1, 2"),
+                (
+                    "due_after",
+                    true,
+                    "bigint, bigint, uuid, uuid",
+                    "1, 2, gen_random_uuid(), gen_random_uuid()",
+                ),
+            ] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "PREPARE {name}({types}) AS {}",
+                    due_statement(state, with_cursor)
+                )))
+                .execute(tx.conn())
+                .await
+                .unwrap();
+                let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "EXPLAIN EXECUTE {name}({args})"
+                )))
+                .fetch_all(tx.conn())
+                .await
+                .unwrap();
+                let plan = plan.join("\n");
+                assert!(
+                    plan.contains("using payment_intents_due"),
+                    "{state:?} {name}: {plan}"
+                );
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DEALLOCATE {name}")))
+                    .execute(tx.conn())
+                    .await
+                    .unwrap();
+            }
+        }
     }
 }
