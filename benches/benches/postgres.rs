@@ -29,7 +29,9 @@ use futures_util::TryStreamExt;
 use selfcare::checkout::{Payment, PlaceOrder};
 use selfcare::storage::Cursor;
 use selfcare::storage::sims::SimFilter;
-use selfcare_benches::{Fixture, fixture_on, group_timing, rows_from_env, runtime, scratch_dir, sku};
+use selfcare_benches::{
+    Fixture, fixture_on, group_timing, rows_from_env, runtime, scratch_dir, sku,
+};
 use selfcare_postgres::PgConfig;
 use selfcare_postgres::testing::TestDatabase;
 use sqlx::{Connection, PgConnection, Row};
@@ -74,7 +76,14 @@ fn pgbench_tps(url: &str, clients: u32) -> f64 {
         &["-t", "10"]
     };
     let out = Command::new("pgbench")
-        .args(["-N", "-n", "-c", &clients.to_string(), "-j", &clients.to_string()])
+        .args([
+            "-N",
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            &clients.to_string(),
+        ])
         .args(length)
         .arg(url)
         .output()
@@ -230,7 +239,9 @@ fn export(c: &mut Criterion) {
         "postgres fixture: {n} SIMs written in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let mut owner = rt.block_on(PgConnection::connect(&db.owner_url)).expect("owner");
+    let mut owner = rt
+        .block_on(PgConnection::connect(&db.owner_url))
+        .expect("owner");
     // The fixture's schema: the one whose sims table holds this order.
     let schema: String = rt
         .block_on(

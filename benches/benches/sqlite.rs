@@ -31,8 +31,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use selfcare::checkout::{Payment, PlaceOrder};
 use selfcare::core::export::SimCsvWriter;
 use selfcare::core::sims::Sim;
-use selfcare::storage::sims::SimFilter;
 use selfcare::storage::Cursor;
+use selfcare::storage::sims::SimFilter;
 use selfcare_benches::{
     Fixture, fixture_on, group_timing, msisdn_pool, rows_from_env, rss_kb, runtime, scratch_dir,
     sim, sku,
@@ -241,12 +241,19 @@ fn export(c: &mut Criterion) {
 fn place_order(c: &mut Criterion) {
     let rt = runtime();
     let on_sqlite = fixture(&rt, 1);
-    let on_memory = fixture_on(&rt, Arc::new(selfcare::storage::memory::MemoryStore::new()), 1);
+    let on_memory = fixture_on(
+        &rt,
+        Arc::new(selfcare::storage::memory::MemoryStore::new()),
+        1,
+    );
     let key = AtomicU64::new(0);
     let mut group = c.benchmark_group("sqlite_place_order");
     group.throughput(Throughput::Elements(1));
     group_timing(&mut group);
-    for (name, f) in [("selfcare_sdk", &on_sqlite.fx), ("memory_store", &on_memory)] {
+    for (name, f) in [
+        ("selfcare_sdk", &on_sqlite.fx),
+        ("memory_store", &on_memory),
+    ] {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let k = key.fetch_add(1, Ordering::Relaxed);

@@ -93,6 +93,7 @@ async fn a_missing_directory_is_unavailable() {
     assert!(names_the_file(&err, &file), "{err:?}");
 }
 
+#[cfg(not(feature = "postgres"))]
 #[tokio::test]
 async fn a_postgres_url_says_what_this_build_lacks() {
     let (ports, _) = Ports::development_with(Arc::new(SystemClock));
