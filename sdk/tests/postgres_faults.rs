@@ -57,7 +57,7 @@ async fn killer(admin_url: String, app: String, stop: Arc<AtomicBool>, hits: Arc
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        tokio::time::sleep(Duration::from_micros(300 + seed % 4_000)).await;
+        tokio::time::sleep(Duration::from_micros(2_000 + seed % 28_000)).await;
         let rows = sqlx::query(
             "SELECT pid, state, query FROM pg_stat_activity WHERE application_name = $1",
         )
@@ -143,6 +143,8 @@ async fn ord_5_terminated_backends_lose_no_committed_order_and_no_charge() {
     let (mut failures, mut retried_ok, mut left) = (0, 0, 0);
     let mut i = 0;
     while hits.total() < faults_wanted && i < 20_000 {
+        // A killer that failed (its panic) ends the run here, not 20 000 purchases later.
+        assert!(!killing.is_finished(), "the fault injector stopped");
         let key = format!("f{i}");
         tried.push((i, key.clone()));
         for attempt in 0..8 {
