@@ -42,15 +42,14 @@ fn measuring() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
-fn fixture(rt: &Runtime, db: &TestDatabase, n: usize) -> Fixture {
-    let store = rt.block_on(async {
-        Arc::new(
-            db.fresh_store(PgConfig::default().with_max_connections(8))
-                .await
-                .expect("store"),
-        )
+/// The fixture on a fresh schema of the run's database, and the schema's name.
+fn fixture(rt: &Runtime, db: &TestDatabase, n: usize) -> (Fixture, String) {
+    let (store, schema) = rt.block_on(async {
+        db.fresh_store_in_schema(PgConfig::default().with_max_connections(8))
+            .await
+            .expect("store")
     });
-    fixture_on(rt, store, n)
+    (fixture_on(rt, Arc::new(store), n), schema)
 }
 
 fn place(rt: &Runtime, f: &Fixture, key: &AtomicU64) {
@@ -106,7 +105,7 @@ fn place_order(c: &mut Criterion) {
         return;
     };
     let rt = runtime();
-    let f = fixture(&rt, &db, 1);
+    let (f, _) = fixture(&rt, &db, 1);
     let key = AtomicU64::new(0);
     let mut group = c.benchmark_group("postgres_place_order");
     group.throughput(Throughput::Elements(1));
@@ -234,7 +233,7 @@ fn export(c: &mut Criterion) {
     let work = scratch_dir();
     let out = work.path().join("sims.csv");
     let started = Instant::now();
-    let f = fixture(&rt, &db, n);
+    let (f, schema) = fixture(&rt, &db, n);
     println!(
         "postgres fixture: {n} SIMs written in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -242,31 +241,9 @@ fn export(c: &mut Criterion) {
     let mut owner = rt
         .block_on(PgConnection::connect(&db.owner_url))
         .expect("owner");
-    // The fixture's schema: the one whose sims table holds this order.
-    let schema: String = rt
-        .block_on(
-            sqlx::query_scalar(
-                "SELECT table_schema::text FROM information_schema.tables
-                 WHERE table_name = 'sims' ORDER BY table_schema DESC",
-            )
-            .fetch_all(&mut owner),
-        )
-        .expect("schemas")
-        .into_iter()
-        .find(|s| {
-            rt.block_on(
-                sqlx::query_scalar::<_, bool>(sqlx::AssertSqlSafe(format!(
-                    "SELECT EXISTS (SELECT 1 FROM \"{s}\".sims WHERE order_id = $1)"
-                )))
-                .bind(f.order.as_uuid())
-                .fetch_one(&mut owner),
-            )
-            .unwrap_or(false)
-        })
-        .expect("the fixture's schema");
     rt.block_on(
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "SET search_path TO \"{schema}\"; SET selfcare.provider = 'on'; ANALYZE"
+            "SET search_path TO \"{schema}\"; SET selfcare.provider = 'on'; ANALYZE sims"
         )))
         .execute(&mut owner),
     )

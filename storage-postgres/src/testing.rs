@@ -95,11 +95,23 @@ impl TestDatabase {
     /// # Errors
     /// [`OpenError`] when the server refuses.
     pub async fn fresh_store(&self, config: PgConfig) -> Result<PgStore, OpenError> {
+        Ok(self.fresh_store_in_schema(config).await?.0)
+    }
+
+    /// [`TestDatabase::fresh_store`] and the name of its schema.
+    ///
+    /// # Errors
+    /// [`OpenError`] when the server refuses.
+    pub async fn fresh_store_in_schema(
+        &self,
+        config: PgConfig,
+    ) -> Result<(PgStore, String), OpenError> {
         let schema = self.fresh_schema().await?;
-        PgStore::open(
+        let store = PgStore::open(
             &self.app_url,
-            config.with_schema(schema).with_migrate(false),
+            config.with_schema(schema.clone()).with_migrate(false),
         )
-        .await
+        .await?;
+        Ok((store, schema))
     }
 }
