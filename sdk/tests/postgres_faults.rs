@@ -71,7 +71,7 @@ async fn killer(admin_url: String, app: String, stop: Arc<AtomicBool>, hits: Arc
             .collect();
         let pick = if !busy.is_empty() {
             busy[(seed as usize / 7) % busy.len()]
-        } else if seed % 4 == 0 && !rows.is_empty() {
+        } else if seed.is_multiple_of(4) && !rows.is_empty() {
             &rows[(seed as usize / 7) % rows.len()]
         } else {
             continue;
