@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use selfcare_core::export::SimCsvWriter;
 use selfcare_core::ids::{OrderId, OrgId, PlanId, ProvisioningId, SimId};
 use selfcare_core::numbers::{Iccid, Imsi, Msisdn};
@@ -47,17 +48,19 @@ const SIM_COLUMNS: &str =
 /// statements, each binding eleven arrays rather than one parameter per value.
 const INSERT_CHUNK: usize = 10_000;
 
-/// The rows one `FETCH` of the export cursor brings, as a literal (`FETCH` takes its count
-/// as one, not as a parameter): the export's memory is this many rows plus the CSV of its
-/// batch.
+/// The rows one `FETCH` of the export cursor asks for, as a literal (`FETCH` takes its count
+/// as one, not as a parameter): a whole export batch ([`MAX_EXPORT_BATCH`]), so a chunk costs
+/// one round trip. The rows are written as they arrive, not collected, so the export's
+/// memory is the CSV of its batch.
 macro_rules! csv_fetch {
     () => {
-        500
+        10000
     };
 }
 
 /// [`csv_fetch!`] as a count.
 const CSV_FETCH: usize = csv_fetch!();
+const _: () = assert!(CSV_FETCH == MAX_EXPORT_BATCH as usize);
 
 /// The statement that fetches the next [`CSV_FETCH`] rows of the export cursor.
 const CSV_FETCH_STATEMENT: &str = concat!(
@@ -402,22 +405,21 @@ async fn write_cursor_rows(c: &mut PgConnection) -> StoreResult<SimCsvChunk> {
     let mut out = SimCsvWriter::continuing(Vec::new());
     let mut chunk = SimCsvChunk::default();
     loop {
-        let rows = sqlx::query(CSV_FETCH_STATEMENT)
-            .fetch_all(&mut *c)
-            .await
-            .map_err(sql)?;
-        for r in &rows {
+        let mut fetched = 0usize;
+        let mut rows = sqlx::query(CSV_FETCH_STATEMENT).fetch(&mut *c);
+        while let Some(r) = rows.try_next().await.map_err(sql)? {
             out.write_stored(
-                get::<&str>(r, "iccid")?,
-                get::<&str>(r, "label")?,
-                get::<Option<&str>>(r, "imsi")?,
-                get::<Option<&str>>(r, "msisdn")?,
+                get::<&str>(&r, "iccid")?,
+                get::<&str>(&r, "label")?,
+                get::<Option<&str>>(&r, "imsi")?,
+                get::<Option<&str>>(&r, "msisdn")?,
             )
             .map_err(io)?;
-            chunk.last = Some(SimId::from_uuid(get::<Uuid>(r, "id")?));
+            chunk.last = Some(SimId::from_uuid(get::<Uuid>(&r, "id")?));
             chunk.rows = chunk.rows.saturating_add(1);
+            fetched += 1;
         }
-        if rows.len() < CSV_FETCH {
+        if fetched < CSV_FETCH {
             break;
         }
     }
