@@ -31,7 +31,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::columns::{
-    body, checked_count, enum_text, fetch_limit, from_body, get, get_instant, get_version,
+    body, checked_count, enum_text, fetch_limit, from_body, get, get_at, get_instant, get_version,
     id_after, id_cursor, instant, page_of, version,
 };
 use crate::error::{sql, unique_violation};
@@ -408,14 +408,15 @@ async fn write_cursor_rows(c: &mut PgConnection) -> StoreResult<SimCsvChunk> {
         let mut fetched = 0usize;
         let mut rows = sqlx::query(CSV_FETCH_STATEMENT).fetch(&mut *c);
         while let Some(r) = rows.try_next().await.map_err(sql)? {
+            // The columns of `csv_select`, by position.
             out.write_stored(
-                get::<&str>(&r, "iccid")?,
-                get::<&str>(&r, "label")?,
-                get::<Option<&str>>(&r, "imsi")?,
-                get::<Option<&str>>(&r, "msisdn")?,
+                get_at::<&str>(&r, 1, "iccid")?,
+                get_at::<&str>(&r, 2, "label")?,
+                get_at::<Option<&str>>(&r, 3, "imsi")?,
+                get_at::<Option<&str>>(&r, 4, "msisdn")?,
             )
             .map_err(io)?;
-            chunk.last = Some(SimId::from_uuid(get::<Uuid>(&r, "id")?));
+            chunk.last = Some(SimId::from_uuid(get_at::<Uuid>(&r, 0, "id")?));
             chunk.rows = chunk.rows.saturating_add(1);
             fetched += 1;
         }
