@@ -35,6 +35,7 @@ use crate::columns::{
     version,
 };
 use crate::error::{is_foreign_key_violation, sql, unique_violation};
+use crate::lists::Keyset;
 use crate::{PgProviderTx, PgStore, PgTx};
 
 // ---- shared by the accounts area group ----
@@ -341,31 +342,15 @@ impl AccountsTx for PgTx {
     async fn list_users(&mut self, page: PageRequest) -> StoreResult<Page<Versioned<UserRecord>>> {
         let org = self.org.as_uuid();
         let limit = page.checked_limit()?;
-        let fetch = fetch_limit(limit);
-        // Each shape has its own statement, a range scan of the primary key.
-        let rows = match id_after(&page)? {
-            None => {
-                sqlx::query(
-                    "SELECT version, body FROM users WHERE org_id = $1 ORDER BY id LIMIT $2",
-                )
-                .bind(org)
-                .bind(fetch)
-                .fetch_all(self.tx.conn())
-                .await
-            }
-            Some(after) => {
-                sqlx::query(
-                    "SELECT version, body FROM users WHERE org_id = $1 AND id > $2
-                     ORDER BY id LIMIT $3",
-                )
-                .bind(org)
-                .bind(after)
-                .bind(fetch)
-                .fetch_all(self.tx.conn())
-                .await
-            }
-        }
-        .map_err(sql)?;
+        // A range scan of the primary key.
+        const USERS: Keyset = Keyset {
+            first: "SELECT version, body FROM users WHERE org_id = $1 ORDER BY id LIMIT $2",
+            after: "SELECT version, body FROM users WHERE org_id = $1 AND id > $2
+                    ORDER BY id LIMIT $3",
+        };
+        let rows = USERS
+            .rows(self.tx.conn(), |q| q.bind(org), id_after(&page)?, limit)
+            .await?;
         let users: Vec<Versioned<UserRecord>> = versioned_rows(&rows, "user")?;
         Ok(page_of(users, limit, |u| id_cursor(u.value.id.as_uuid())))
     }
@@ -516,59 +501,32 @@ impl AccountsTx for PgTx {
     ) -> StoreResult<Page<Versioned<ApiClientRecord>>> {
         let org = self.org.as_uuid();
         let limit = page.checked_limit()?;
-        let fetch = fetch_limit(limit);
         let after = id_after(&page)?;
         // Each shape has its own statement so each is a range scan of one index: the primary
         // key, or `api_clients_by_user`.
         let conn = self.tx.conn();
-        let rows = match (user, after) {
-            (None, None) => {
-                sqlx::query(
-                    "SELECT version, body FROM api_clients WHERE org_id = $1
-                     ORDER BY id LIMIT $2",
-                )
-                .bind(org)
-                .bind(fetch)
-                .fetch_all(conn)
-                .await
+        const BY_ORG: Keyset = Keyset {
+            first: "SELECT version, body FROM api_clients WHERE org_id = $1
+                    ORDER BY id LIMIT $2",
+            after: "SELECT version, body FROM api_clients WHERE org_id = $1 AND id > $2
+                    ORDER BY id LIMIT $3",
+        };
+        const BY_USER: Keyset = Keyset {
+            first: "SELECT version, body FROM api_clients WHERE org_id = $1 AND user_id = $2
+                    ORDER BY id LIMIT $3",
+            after: "SELECT version, body FROM api_clients
+                    WHERE org_id = $1 AND user_id = $2 AND id > $3
+                    ORDER BY id LIMIT $4",
+        };
+        let rows = match user {
+            None => BY_ORG.rows(conn, |q| q.bind(org), after, limit).await?,
+            Some(user) => {
+                let user = user.as_uuid();
+                BY_USER
+                    .rows(conn, |q| q.bind(org).bind(user), after, limit)
+                    .await?
             }
-            (None, Some(after)) => {
-                sqlx::query(
-                    "SELECT version, body FROM api_clients WHERE org_id = $1 AND id > $2
-                     ORDER BY id LIMIT $3",
-                )
-                .bind(org)
-                .bind(after)
-                .bind(fetch)
-                .fetch_all(conn)
-                .await
-            }
-            (Some(user), None) => {
-                sqlx::query(
-                    "SELECT version, body FROM api_clients WHERE org_id = $1 AND user_id = $2
-                     ORDER BY id LIMIT $3",
-                )
-                .bind(org)
-                .bind(user.as_uuid())
-                .bind(fetch)
-                .fetch_all(conn)
-                .await
-            }
-            (Some(user), Some(after)) => {
-                sqlx::query(
-                    "SELECT version, body FROM api_clients
-                     WHERE org_id = $1 AND user_id = $2 AND id > $3
-                     ORDER BY id LIMIT $4",
-                )
-                .bind(org)
-                .bind(user.as_uuid())
-                .bind(after)
-                .bind(fetch)
-                .fetch_all(conn)
-                .await
-            }
-        }
-        .map_err(sql)?;
+        };
         let clients: Vec<Versioned<ApiClientRecord>> = versioned_rows(&rows, "api client")?;
         Ok(page_of(clients, limit, |c| id_cursor(c.value.id.as_uuid())))
     }

@@ -47,6 +47,7 @@ mod auth;
 mod columns;
 mod connection;
 mod error;
+mod lists;
 mod migrations;
 mod orders;
 mod outbox;

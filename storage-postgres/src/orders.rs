@@ -20,10 +20,10 @@ use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use crate::columns::{
-    body, decode_cursor, encode_cursor, fetch_limit, from_body, get, get_version, instant, page_of,
-    version,
+    body, decode_cursor, encode_cursor, from_body, get, get_version, instant, page_of, version,
 };
 use crate::error::sql;
+use crate::lists::Keyset;
 use crate::{PgStore, PgTx};
 
 // ---------------------------------------------------------------------------------------------
@@ -155,30 +155,17 @@ async fn list_order_rows(
     let limit = page.checked_limit()?;
     // Newest first, a backward range of the primary key: before the cursor's id, or from the
     // largest id (a statement without the bound, so no id is excluded by a sentinel).
-    let rows = match &page.after {
-        Some(cursor) => {
-            let before = Uuid::from_bytes(decode_cursor::<16>(ORDER_CURSOR, cursor)?);
-            sqlx::query(
-                "SELECT version, body FROM orders WHERE org_id = $1 AND id < $2
-                 ORDER BY id DESC LIMIT $3",
-            )
-            .bind(org)
-            .bind(before)
-            .bind(fetch_limit(limit))
-            .fetch_all(c)
-            .await
-        }
-        None => {
-            sqlx::query(
-                "SELECT version, body FROM orders WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
-            )
-            .bind(org)
-            .bind(fetch_limit(limit))
-            .fetch_all(c)
-            .await
-        }
-    }
-    .map_err(sql)?;
+    const ORDERS: Keyset = Keyset {
+        first: "SELECT version, body FROM orders WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
+        after: "SELECT version, body FROM orders WHERE org_id = $1 AND id < $2
+                ORDER BY id DESC LIMIT $3",
+    };
+    let before = page
+        .after
+        .as_ref()
+        .map(|cursor| decode_cursor::<16>(ORDER_CURSOR, cursor).map(Uuid::from_bytes))
+        .transpose()?;
+    let rows = ORDERS.rows(c, |q| q.bind(org), before, limit).await?;
     let out = rows
         .iter()
         .map(order_from)
@@ -255,33 +242,20 @@ async fn list_document_rows(
 ) -> StoreResult<Page<OrderDocument>> {
     let limit = page.checked_limit()?;
     // A range of the index (org_id, order_id, id).
-    let rows = match &page.after {
-        Some(cursor) => {
-            let after = Uuid::from_bytes(decode_cursor::<16>(DOCUMENT_CURSOR, cursor)?);
-            sqlx::query(
-                "SELECT body FROM order_documents WHERE org_id = $1 AND order_id = $2 AND id > $3
-                 ORDER BY id LIMIT $4",
-            )
-            .bind(org)
-            .bind(order)
-            .bind(after)
-            .bind(fetch_limit(limit))
-            .fetch_all(c)
-            .await
-        }
-        None => {
-            sqlx::query(
-                "SELECT body FROM order_documents WHERE org_id = $1 AND order_id = $2
-                 ORDER BY id LIMIT $3",
-            )
-            .bind(org)
-            .bind(order)
-            .bind(fetch_limit(limit))
-            .fetch_all(c)
-            .await
-        }
-    }
-    .map_err(sql)?;
+    const DOCUMENTS: Keyset = Keyset {
+        first: "SELECT body FROM order_documents WHERE org_id = $1 AND order_id = $2
+                ORDER BY id LIMIT $3",
+        after: "SELECT body FROM order_documents WHERE org_id = $1 AND order_id = $2 AND id > $3
+                ORDER BY id LIMIT $4",
+    };
+    let after = page
+        .after
+        .as_ref()
+        .map(|cursor| decode_cursor::<16>(DOCUMENT_CURSOR, cursor).map(Uuid::from_bytes))
+        .transpose()?;
+    let rows = DOCUMENTS
+        .rows(c, |q| q.bind(org).bind(order), after, limit)
+        .await?;
     let out = rows
         .iter()
         .map(|row| from_body::<OrderDocument>(get::<&[u8]>(row, "body")?, "document"))

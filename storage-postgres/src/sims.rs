@@ -35,6 +35,7 @@ use crate::columns::{
     id_after, id_cursor, instant, page_of, version,
 };
 use crate::error::{sql, unique_violation};
+use crate::lists::Keyset;
 use crate::{PgProviderTx, PgStore, PgTx};
 
 // ---------------------------------------------------------------------------------------------
@@ -546,29 +547,12 @@ async fn list_plan_rows(
     limit: usize,
 ) -> StoreResult<Page<PlanRecord>> {
     // Newest first: a backward range of the primary key.
-    let rows = match before {
-        Some(before) => {
-            sqlx::query(
-                "SELECT version, body FROM plans WHERE org_id = $1 AND id < $2
-                 ORDER BY id DESC LIMIT $3",
-            )
-            .bind(org)
-            .bind(before)
-            .bind(fetch_limit(limit))
-            .fetch_all(c)
-            .await
-        }
-        None => {
-            sqlx::query(
-                "SELECT version, body FROM plans WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
-            )
-            .bind(org)
-            .bind(fetch_limit(limit))
-            .fetch_all(c)
-            .await
-        }
-    }
-    .map_err(sql)?;
+    const PLANS: Keyset = Keyset {
+        first: "SELECT version, body FROM plans WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
+        after: "SELECT version, body FROM plans WHERE org_id = $1 AND id < $2
+                ORDER BY id DESC LIMIT $3",
+    };
+    let rows = PLANS.rows(c, |q| q.bind(org), before, limit).await?;
     let out = rows
         .iter()
         .map(|r| versioned_body(r, "plan"))

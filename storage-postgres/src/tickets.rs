@@ -31,6 +31,7 @@ use crate::columns::{
     version,
 };
 use crate::error::{is_foreign_key_violation, sql};
+use crate::lists::Keyset;
 use crate::{PgProviderTx, PgTx};
 
 fn versioned_ticket(r: &PgRow) -> StoreResult<Versioned<TicketRecord>> {
@@ -123,54 +124,27 @@ async fn list_ticket_rows(
     before: Option<Uuid>,
     limit: usize,
 ) -> StoreResult<Page<Versioned<TicketRecord>>> {
-    let fetch = fetch_limit(limit);
     // Newest first: a backward walk of `(org_id, status, id)` or of the primary key.
-    let rows = match (status, before) {
-        (Some(status), Some(before)) => {
-            sqlx::query(
-                "SELECT version, body FROM tickets
-                 WHERE org_id = $1 AND status = $2 AND id < $3 ORDER BY id DESC LIMIT $4",
-            )
-            .bind(org)
-            .bind(enum_text(&status)?)
-            .bind(before)
-            .bind(fetch)
-            .fetch_all(c)
-            .await
+    const BY_STATUS: Keyset = Keyset {
+        first: "SELECT version, body FROM tickets
+                WHERE org_id = $1 AND status = $2 ORDER BY id DESC LIMIT $3",
+        after: "SELECT version, body FROM tickets
+                WHERE org_id = $1 AND status = $2 AND id < $3 ORDER BY id DESC LIMIT $4",
+    };
+    const ALL: Keyset = Keyset {
+        first: "SELECT version, body FROM tickets WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
+        after: "SELECT version, body FROM tickets
+                WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+    };
+    let rows = match status {
+        Some(status) => {
+            let status = enum_text(&status)?;
+            BY_STATUS
+                .rows(c, |q| q.bind(org).bind(status), before, limit)
+                .await?
         }
-        (Some(status), None) => {
-            sqlx::query(
-                "SELECT version, body FROM tickets
-                 WHERE org_id = $1 AND status = $2 ORDER BY id DESC LIMIT $3",
-            )
-            .bind(org)
-            .bind(enum_text(&status)?)
-            .bind(fetch)
-            .fetch_all(c)
-            .await
-        }
-        (None, Some(before)) => {
-            sqlx::query(
-                "SELECT version, body FROM tickets
-                 WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-            )
-            .bind(org)
-            .bind(before)
-            .bind(fetch)
-            .fetch_all(c)
-            .await
-        }
-        (None, None) => {
-            sqlx::query(
-                "SELECT version, body FROM tickets WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
-            )
-            .bind(org)
-            .bind(fetch)
-            .fetch_all(c)
-            .await
-        }
-    }
-    .map_err(sql)?;
+        None => ALL.rows(c, |q| q.bind(org), before, limit).await?,
+    };
     let out = rows
         .iter()
         .map(versioned_ticket)
@@ -216,33 +190,15 @@ async fn message_rows(
     if !ticket_exists(&mut *c, org, ticket).await? {
         return Err(StoreError::NotFound);
     }
-    let fetch = fetch_limit(limit);
-    let rows = match after {
-        Some(after) => {
-            sqlx::query(
-                "SELECT body FROM ticket_messages
-                 WHERE org_id = $1 AND ticket_id = $2 AND id > $3 ORDER BY id LIMIT $4",
-            )
-            .bind(org)
-            .bind(ticket)
-            .bind(after)
-            .bind(fetch)
-            .fetch_all(c)
-            .await
-        }
-        None => {
-            sqlx::query(
-                "SELECT body FROM ticket_messages
-                 WHERE org_id = $1 AND ticket_id = $2 ORDER BY id LIMIT $3",
-            )
-            .bind(org)
-            .bind(ticket)
-            .bind(fetch)
-            .fetch_all(c)
-            .await
-        }
-    }
-    .map_err(sql)?;
+    const MESSAGES: Keyset = Keyset {
+        first: "SELECT body FROM ticket_messages
+                WHERE org_id = $1 AND ticket_id = $2 ORDER BY id LIMIT $3",
+        after: "SELECT body FROM ticket_messages
+                WHERE org_id = $1 AND ticket_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+    };
+    let rows = MESSAGES
+        .rows(c, |q| q.bind(org).bind(ticket), after, limit)
+        .await?;
     let out = rows
         .iter()
         .map(|r| from_body(&get::<Vec<u8>>(r, "body")?, "ticket message"))
