@@ -885,6 +885,7 @@ pub struct AuditEvent {
     /// The entry's id.
     pub id: AuditEntryId,
     /// When it happened.
+    #[serde(with = "crate::formats::instant")]
     pub at: OffsetDateTime,
     /// The organisation whose chain it belongs to; `None` for the provider's own chain
     /// (events that belong to no organisation, such as a login attempt for an unknown e-mail).

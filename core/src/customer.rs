@@ -517,6 +517,7 @@ pub struct Customer {
     contacts: ContactEmails,
     billing_country: Country,
     language: Language,
+    #[serde(with = "crate::formats::instant")]
     created_at: OffsetDateTime,
 }
 

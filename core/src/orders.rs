@@ -81,6 +81,7 @@ pub struct Order {
     /// The type.
     pub order_type: OrderType,
     /// When it was placed.
+    #[serde(with = "crate::formats::instant")]
     pub placed_at: OffsetDateTime,
     status: OrderStatus,
     /// Lines, tax treatment and totals.

@@ -121,8 +121,10 @@ pub struct PlanParts {
     /// The SIM the plan runs on.
     pub sim: Iccid,
     /// First day of the plan.
+    #[serde(with = "crate::formats::date")]
     pub start: Date,
     /// Last day of the plan; after `start`.
+    #[serde(with = "crate::formats::date")]
     pub end: Date,
     /// Voicemail setting.
     pub voicemail: Voicemail,
@@ -143,7 +145,9 @@ pub struct Plan {
     order: OrderId,
     numbers: Vec<Msisdn>,
     sim: Iccid,
+    #[serde(with = "crate::formats::date")]
     start: Date,
+    #[serde(with = "crate::formats::date")]
     end: Date,
     voicemail: Voicemail,
     call_forwarding: Option<Msisdn>,
@@ -522,6 +526,7 @@ pub struct SwapRequest {
     plan: PlanId,
     old_sim: Iccid,
     new_sim: Iccid,
+    #[serde(with = "crate::formats::instant")]
     requested_at: OffsetDateTime,
     state: SwapState,
 }
@@ -971,7 +976,9 @@ impl UsageCounter {
 /// A plan's usage in one period (PLAN-5): minutes, SMS and data bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PlanUsage {
+    #[serde(with = "crate::formats::date")]
     period_start: Date,
+    #[serde(with = "crate::formats::date")]
     period_end: Date,
     /// Voice minutes.
     pub minutes: UsageCounter,

@@ -224,6 +224,7 @@ pub struct UsageRecord {
     /// The SIM that used the volume.
     pub iccid: Iccid,
     /// When the use happened (decides the month it counts toward, ACC-5).
+    #[serde(with = "crate::formats::instant")]
     pub at: OffsetDateTime,
     /// Data used, in bytes.
     pub data_bytes: u64,

@@ -63,6 +63,7 @@ pub struct FailureCounter {
     /// Failures since the counter was last cleared or expired.
     pub failures: u32,
     /// The latest failure.
+    #[serde(with = "crate::formats::instant")]
     pub last_failure_at: OffsetDateTime,
 }
 

@@ -292,8 +292,10 @@ pub struct TokenState {
     /// What the token is for.
     pub kind: TokenKind,
     /// When it was issued.
+    #[serde(with = "crate::formats::instant")]
     pub issued_at: OffsetDateTime,
     /// When it was redeemed (single-use kinds) or revoked; `None` while usable.
+    #[serde(default, with = "crate::formats::instant::option")]
     pub used_at: Option<OffsetDateTime>,
 }
 
@@ -384,8 +386,10 @@ impl SessionEnd {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionTimes {
     /// Login time; the absolute lifetime counts from here.
+    #[serde(with = "crate::formats::instant")]
     pub created_at: OffsetDateTime,
     /// Last request; the idle lifetime counts from here.
+    #[serde(with = "crate::formats::instant")]
     pub last_seen_at: OffsetDateTime,
 }
 

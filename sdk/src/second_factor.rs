@@ -81,6 +81,7 @@ pub struct SecondFactorChallenge {
     #[serde(with = "secret_text")]
     pub token: SecretString,
     /// When the challenge stops being accepted.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub expires_at: OffsetDateTime,
 }
 

@@ -120,6 +120,7 @@ pub struct InvoiceUpload {
     /// The invoice number.
     pub number: String,
     /// Date of issue.
+    #[serde(with = "selfcare_core::formats::date")]
     pub issued_on: Date,
     /// The amounts; the order's totals when `None`.
     pub amounts: Option<OrderTotals>,
@@ -135,6 +136,7 @@ pub struct DocumentUpload {
     /// Its number.
     pub number: String,
     /// Date of issue.
+    #[serde(with = "selfcare_core::formats::date")]
     pub issued_on: Date,
     /// The amounts (required for a credit note and a corrected invoice).
     pub amounts: Option<OrderTotals>,
@@ -154,6 +156,7 @@ pub struct RefundInput {
     /// The credit note's number.
     pub credit_note_number: String,
     /// Date of issue of the credit note.
+    #[serde(with = "selfcare_core::formats::date")]
     pub issued_on: Date,
     /// The credit note's PDF from the billing system.
     pub pdf: Vec<u8>,

@@ -41,10 +41,13 @@ pub struct TicketSummary {
     /// Where it stands (TKT-1).
     pub status: TicketStatus,
     /// When it was last resolved.
+    #[serde(default, with = "selfcare_core::formats::instant::option")]
     pub resolved_at: Option<OffsetDateTime>,
     /// When it was opened.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
     /// When it last changed.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -98,6 +101,7 @@ pub struct TicketMessageView {
     /// The text.
     pub body: String,
     /// When it was written.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub at: OffsetDateTime,
 }
 

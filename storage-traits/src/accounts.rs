@@ -75,6 +75,7 @@ pub struct UserRecord {
     /// A login e-mail change in progress.
     pub pending_email: Option<PendingEmail>,
     /// When the user was created.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
 }
 
@@ -93,8 +94,10 @@ pub struct ApiClientRecord {
     /// SHA-256 of the secret; the secret itself is never stored.
     pub secret_hash: TokenHash,
     /// When the client was created.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
     /// When it was revoked; a revoked client cannot open sessions.
+    #[serde(default, with = "selfcare_core::formats::instant::option")]
     pub revoked_at: Option<OffsetDateTime>,
 }
 

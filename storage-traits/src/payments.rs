@@ -44,10 +44,12 @@ pub struct PaymentIntentRecord {
     /// Where the intent stands.
     pub state: PaymentIntentState,
     /// When the attempt that holds the intent last took the lease.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub leased_at: OffsetDateTime,
     /// How many attempts took the lease so far.
     pub attempts: u32,
     /// When the intent was recorded.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
     /// The serialised first result (the order, a decline, the next action), once there is one.
     pub result: Option<Vec<u8>>,
@@ -96,6 +98,7 @@ pub struct IdempotencyRecord {
     /// The serialised result, replayed as is.
     pub result: Vec<u8>,
     /// When the first request finished.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
 }
 
@@ -122,6 +125,7 @@ pub struct DueIntent {
     /// Its state when listed.
     pub state: PaymentIntentState,
     /// When it was last leased.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub leased_at: OffsetDateTime,
 }
 

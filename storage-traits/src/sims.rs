@@ -106,6 +106,7 @@ pub struct ProvisioningRequest {
     /// What it asks for.
     pub kind: ProvisioningKind,
     /// When it was requested; a pending request is due for the timeout from this instant on.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub requested_at: OffsetDateTime,
     /// Where it stands.
     pub state: ProvisioningState,

@@ -38,10 +38,13 @@ pub struct TicketRecord {
     /// Where it stands in the TKT-1 status machine.
     pub status: TicketStatus,
     /// When it was last resolved (the 14-day reopen window and the automatic close run from it).
+    #[serde(default, with = "selfcare_core::formats::instant::option")]
     pub resolved_at: Option<OffsetDateTime>,
     /// When it was opened.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
     /// When it last changed.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -57,6 +60,7 @@ pub struct TicketMessageRecord {
     /// Author, body and whether it is internal.
     pub message: TicketMessage,
     /// When it was written.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub at: OffsetDateTime,
 }
 
@@ -73,6 +77,7 @@ pub struct StaffQueueEntry {
     /// Its status.
     pub status: TicketStatus,
     /// When it last changed.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -84,6 +89,7 @@ pub struct DueTicket {
     /// The ticket.
     pub ticket: TicketId,
     /// When it was resolved.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub resolved_at: OffsetDateTime,
 }
 

@@ -286,6 +286,7 @@ pub struct Invoice {
     id: DocumentId,
     order: OrderId,
     number: InvoiceNumber,
+    #[serde(with = "crate::formats::date")]
     issued_on: Date,
     amounts: OrderTotals,
     language: Language,
@@ -401,6 +402,7 @@ pub struct AdditionalDocument {
     number: InvoiceNumber,
     corrects: DocumentId,
     order: OrderId,
+    #[serde(with = "crate::formats::date")]
     issued_on: Date,
     amounts: Option<OrderTotals>,
     language: Language,

@@ -326,6 +326,7 @@ pub struct IntentLease {
     /// Its state.
     pub state: PaymentIntentState,
     /// When the attempt that holds it last took the lease.
+    #[serde(with = "crate::formats::instant")]
     pub leased_at: OffsetDateTime,
 }
 
