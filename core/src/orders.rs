@@ -46,7 +46,7 @@ use crate::ids::{AddressId, CardId, OrderId, OrgId};
 
 /// How an order was paid, as shown to the logged-in customer (never to a guest).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OrderPayment {
     /// Charged to a stored card.
     Card {
@@ -71,6 +71,7 @@ pub enum OrderPayment {
 /// The SIMs assigned to an order are not part of it: an order can have a million of them, so
 /// each is its own [`crate::sims::Sim`] row carrying the order's id, read in batches.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Order {
     /// Its id (UUID v7: sorts by creation).
     pub id: OrderId,
@@ -201,6 +202,7 @@ pub fn choose_address(
 
 /// One item as a guest sees it: what and how many, no prices.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GuestItem {
     /// The product.
     pub sku: Sku,
@@ -212,6 +214,7 @@ pub struct GuestItem {
 
 /// One shipment as a guest sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GuestShipment {
     /// Carrier name.
     pub carrier: String,
@@ -227,6 +230,7 @@ pub struct GuestShipment {
 /// type, so addresses, payment details, ICCIDs, IMSIs and MSISDNs cannot leak through a field
 /// someone adds to [`Order`] later.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GuestOrderView {
     /// The number the guest entered, in canonical form.
     pub number: OrderNumber,

@@ -60,6 +60,7 @@ impl VoicemailLanguage {
 /// A plan's voicemail setting (PLAN-3). The default is off, in English, until the customer
 /// turns it on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Voicemail {
     /// Whether unanswered calls go to voicemail.
     pub enabled: bool,
@@ -111,6 +112,7 @@ impl fmt::Display for PlanState {
 /// Every field of a [`Plan`], public: what a store reads back and hands to
 /// [`Plan::from_parts`], which checks the plan's invariants.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlanParts {
     /// The plan's id.
     pub id: PlanId,
@@ -521,6 +523,7 @@ pub fn swap_timed_out(
 
 /// A request to move a plan to another SIM (PLAN-2).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SwapRequest {
     id: ProvisioningId,
     plan: PlanId,
@@ -818,6 +821,7 @@ pub enum ApnProtocol {
 
 /// The input of [`ApnSettings::new`] and the form they deserialise from.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApnSettingsInput {
     /// The APN.
     pub name: String,
@@ -928,6 +932,7 @@ impl fmt::Debug for ApnSettings {
 /// One usage counter of a plan (PLAN-5): what was used and what the plan includes. Arithmetic
 /// saturates, so no network figure can overflow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UsageCounter {
     /// Used in the period.
     pub used: u64,
@@ -975,6 +980,7 @@ impl UsageCounter {
 
 /// A plan's usage in one period (PLAN-5): minutes, SMS and data bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlanUsage {
     #[serde(with = "crate::formats::date")]
     period_start: Date,

@@ -27,6 +27,7 @@ use crate::session::Session;
 
 /// A ticket as a customer sees it in a list.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketSummary {
     /// The ticket.
     pub id: TicketId,
@@ -70,6 +71,7 @@ impl From<TicketRecord> for TicketSummary {
 /// One ticket with its description and the messages a customer sees (TKT-2: no internal
 /// notes).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketView {
     /// The ticket's list fields.
     pub ticket: TicketSummary,
@@ -81,7 +83,12 @@ pub struct TicketView {
 
 /// Who wrote a message, as a customer sees it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "author", content = "id", rename_all = "snake_case")]
+#[serde(
+    tag = "author",
+    content = "id",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum TicketMessageAuthor {
     /// A user of the organisation.
     Customer(UserId),
@@ -93,6 +100,7 @@ pub enum TicketMessageAuthor {
 
 /// One message of a ticket as a customer sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketMessageView {
     /// The message.
     pub id: TicketMessageId,

@@ -23,6 +23,7 @@ use crate::page::{Page, PageRequest};
 /// (`delivered_at IS NULL AND NOT dead`) by `(created_at, id)` for leasing, and the dead letters
 /// by `id`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OutboxMessage {
     /// The message id; the `Notifier` deduplicates by it.
     pub id: MessageId,

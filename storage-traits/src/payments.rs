@@ -32,6 +32,7 @@ use crate::version::{Version, Versioned};
 /// `(state, leased_at)` for the provider's [`PaymentsProvider::due_payment_intents`]. The
 /// row's version lives beside it ([`Versioned`]).
 #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentIntentRecord {
     /// The intent's id.
     pub id: PaymentIntentId,
@@ -90,6 +91,7 @@ impl fmt::Debug for PaymentIntentRecord {
 /// SQL primary key `(org_id, key)`; index `(created_at)` for the provider's purge. Written once,
 /// never updated, so it carries no version.
 #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IdempotencyRecord {
     /// The caller's idempotency key.
     pub key: IdempotencyKey,
@@ -117,6 +119,7 @@ impl fmt::Debug for IdempotencyRecord {
 /// A payment intent the provider's maintenance should settle: its organisation, id, state and
 /// when it was last leased (its due time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DueIntent {
     /// The owning organisation (settle it in a transaction of this organisation).
     pub org: OrgId,

@@ -22,6 +22,7 @@ use crate::version::{Version, Versioned};
 /// provider indexes `(department, status, id)` (staff queues) and `(status, resolved_at)` (the
 /// automatic close).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketRecord {
     /// The ticket (UUID v7: newer tickets have greater ids).
     pub id: TicketId,
@@ -52,6 +53,7 @@ pub struct TicketRecord {
 ///
 /// Primary key `(org_id, ticket_id, id)`; listed by id, which is the order of writing.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketMessageRecord {
     /// The message (UUID v7: later messages have greater ids).
     pub id: TicketMessageId,
@@ -67,6 +69,7 @@ pub struct TicketMessageRecord {
 /// One row of a staff queue: which ticket, where, and how it stands. No subject, no body: staff
 /// open the ticket itself in its organisation's scope.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StaffQueueEntry {
     /// The organisation the ticket belongs to.
     pub org: OrgId,
@@ -83,6 +86,7 @@ pub struct StaffQueueEntry {
 
 /// A resolved ticket due for the automatic close (TKT-1).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DueTicket {
     /// The organisation the ticket belongs to.
     pub org: OrgId,
