@@ -1165,6 +1165,22 @@ mod tests {
     }
 
     #[test]
+    fn addr_1_an_unknown_field_in_an_address_is_rejected_not_ignored() {
+        let mut json = serde_json::to_value(input()).unwrap();
+        assert!(serde_json::from_value::<AddressInput>(json.clone()).is_ok());
+        json["house_nmber"] = serde_json::json!("116");
+        let err = serde_json::from_value::<AddressInput>(json.clone()).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `house_nmber`"),
+            "{err}"
+        );
+        assert!(serde_json::from_value::<PostalAddress>(json).is_err());
+        let err =
+            serde_json::from_str::<AddressInput>(r#"{"city":"Berlin","zip":"10115"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `zip`"), "{err}");
+    }
+
+    #[test]
     fn addr_1_debug_does_not_show_personal_data() {
         let a = billing_address();
         let shown = format!("{a:?} {:?}", a.snapshot());

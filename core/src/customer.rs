@@ -1225,6 +1225,16 @@ mod tests {
     }
 
     #[test]
+    fn acc_1_a_customer_kind_with_an_unknown_field_is_rejected() {
+        let ok = r#"{"type":"individual","name":"Ada Lovelace"}"#;
+        assert!(serde_json::from_str::<CustomerKind>(ok).is_ok());
+        assert!(serde_json::from_str::<NewCustomerKind>(ok).is_ok());
+        let extra = r#"{"type":"individual","name":"Ada Lovelace","vat_id":null}"#;
+        assert!(serde_json::from_str::<CustomerKind>(extra).is_err());
+        assert!(serde_json::from_str::<NewCustomerKind>(extra).is_err());
+    }
+
+    #[test]
     fn acc_1_company_name_fits_every_billing_address() {
         let named = |name: String| {
             Customer::create(

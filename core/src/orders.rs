@@ -508,6 +508,19 @@ mod tests {
     }
 
     #[test]
+    fn an_order_is_stored_with_an_rfc3339_placed_at_to_the_nanosecond() {
+        let o = order(1, datetime!(2026-05-01 12:00:00.123456789 UTC));
+        let json = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["placed_at"], "2026-05-01T12:00:00.123456789Z");
+        let back: Order = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, o);
+        assert_eq!(back.placed_at.nanosecond(), 123_456_789);
+        let mut unknown = json;
+        unknown["placed"] = serde_json::json!("2026-05-01T12:00:00Z");
+        assert!(serde_json::from_value::<Order>(unknown).is_err());
+    }
+
+    #[test]
     fn ord_4_wrong_pair_and_unknown_number_are_the_same_not_found() {
         let o = order(1, datetime!(2026-05-01 12:00 UTC));
         let wrong = GuestLookup::parse(&o.number.to_string(), "SW1A 1AB").unwrap();

@@ -1566,4 +1566,18 @@ mod tests {
         bad["call_forwarding"] = serde_json::json!("+972501234567");
         assert!(serde_json::from_value::<Plan>(bad).is_err());
     }
+
+    #[test]
+    fn plan_1_a_plan_is_stored_with_its_dates_as_yyyy_mm_dd() {
+        let p = plan(date!(2025 - 03 - 01), date!(2025 - 12 - 31));
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            (&json["start"], &json["end"]),
+            (&"2025-03-01".into(), &"2025-12-31".into())
+        );
+        assert_eq!(serde_json::from_value::<Plan>(json.clone()).unwrap(), p);
+        let mut unknown = json;
+        unknown["ends"] = "2025-12-31".into();
+        assert!(serde_json::from_value::<Plan>(unknown).is_err());
+    }
 }

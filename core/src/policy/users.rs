@@ -757,4 +757,12 @@ mod tests {
                 .unwrap();
         assert_eq!(back, UserChange::SetRole(Owner));
     }
+
+    #[test]
+    fn usr_3_user_change_with_an_unknown_field_is_rejected() {
+        let extra = serde_json::json!({"change": "set_role", "role": "owner", "why": "x"});
+        assert!(serde_json::from_value::<UserChange>(extra).is_err());
+        let extra = serde_json::json!({"change": "remove", "role": null, "force": true});
+        assert!(serde_json::from_value::<UserChange>(extra).is_err());
+    }
 }
