@@ -66,7 +66,7 @@ pub const MAX_ENTRIES: usize = 500;
 /// deserialise as blank, so they are reported by [`PostalAddress::parse`] with the field name
 /// rather than by serde.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AddressInput {
     /// Recipient's name (required).
     pub name: String,
@@ -329,6 +329,7 @@ fn phone(raw: Option<&str>) -> Result<Option<Msisdn>> {
 /// validation again, and it keeps the phone as E.164 text because phone-number metadata
 /// changes over the years and must not make an old order unreadable.
 #[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddressSnapshot {
     name: String,
     company: Option<String>,
@@ -451,6 +452,7 @@ impl fmt::Display for AddressKind {
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
 )]
+#[serde(deny_unknown_fields)]
 pub struct AddressUsage {
     /// For billing.
     pub billing: bool,
@@ -506,6 +508,7 @@ impl AddressUsage {
 /// One entry of an [`AddressBook`]. The book keeps its entries consistent; an entry built by
 /// hand is checked when the book is made from it ([`AddressBook::from_entries`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddressEntry {
     /// The entry's id.
     pub id: AddressId,
@@ -1159,6 +1162,22 @@ mod tests {
         let input: AddressInput = serde_json::from_str(r#"{"city":"Berlin"}"#).unwrap();
         assert_eq!(input.city, "Berlin");
         assert_eq!(input.company, None);
+    }
+
+    #[test]
+    fn addr_1_an_unknown_field_in_an_address_is_rejected_not_ignored() {
+        let mut json = serde_json::to_value(input()).unwrap();
+        assert!(serde_json::from_value::<AddressInput>(json.clone()).is_ok());
+        json["house_nmber"] = serde_json::json!("116");
+        let err = serde_json::from_value::<AddressInput>(json.clone()).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `house_nmber`"),
+            "{err}"
+        );
+        assert!(serde_json::from_value::<PostalAddress>(json).is_err());
+        let err =
+            serde_json::from_str::<AddressInput>(r#"{"city":"Berlin","zip":"10115"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `zip`"), "{err}");
     }
 
     #[test]

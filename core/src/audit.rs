@@ -505,7 +505,7 @@ impl From<StaffId> for String {
 /// [`PersonalValues`] ([`PersonalField::Source`], [`PersonalField::AttemptedLogin`]) so they
 /// can be erased.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
 pub enum AuditActor {
     /// A user of the organisation.
     User {
@@ -753,7 +753,7 @@ pub const PERSONAL_VALUE_MAX: usize = 500;
 pub struct PersonalValues(PersonalRepr);
 
 #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "state")]
+#[serde(rename_all = "snake_case", tag = "state", deny_unknown_fields)]
 enum PersonalRepr {
     Present {
         salt: Salt,
@@ -881,10 +881,12 @@ impl fmt::Debug for PersonalValues {
 /// One audited event (AUD-1). Every part is a validated type, so nothing but identifiers,
 /// field names, codes, a staff note and the [`PersonalValues`] can be recorded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditEvent {
     /// The entry's id.
     pub id: AuditEntryId,
     /// When it happened.
+    #[serde(with = "crate::formats::instant")]
     pub at: OffsetDateTime,
     /// The organisation whose chain it belongs to; `None` for the provider's own chain
     /// (events that belong to no organisation, such as a login attempt for an unknown e-mail).
@@ -1013,6 +1015,7 @@ impl Encoder {
 
 /// A stored audit entry: the event, its position in its chain, and its MAC.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditEntry {
     /// Position in the chain, from 0.
     pub seq: u64,
@@ -1032,6 +1035,7 @@ impl AuditEntry {
 /// The head of a chain: how many entries it has and the last MAC. `audit_head(org)` returns
 /// it so a host can anchor it outside the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChainHead {
     /// Number of entries.
     pub count: u64,
@@ -1066,6 +1070,7 @@ pub enum BreakKind {
     Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, thiserror::Error,
 )]
 #[error("audit chain broken at entry {index}: {kind:?}")]
+#[serde(deny_unknown_fields)]
 pub struct ChainBreak {
     /// The chain position (sequence number) at which the break shows.
     pub index: u64,

@@ -102,7 +102,7 @@ impl std::str::FromStr for Sku {
 
 /// What a product is, and the volume it carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ProductKind {
     /// A physical SIM card.
     Sim,
@@ -203,6 +203,7 @@ pub struct Product {
 
 /// The serde form of [`Product`]; deserialising goes through [`Product::new`].
 #[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ProductData {
     sku: Sku,
     name: String,
@@ -285,6 +286,7 @@ pub struct VatRates {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct VatRatesData {
     #[serde(with = "rust_decimal::serde::str")]
     default: Decimal,
@@ -399,6 +401,7 @@ pub struct Catalogue {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CatalogueData {
     currency: Currency,
     products: Vec<Product>,
@@ -558,6 +561,7 @@ pub struct Seller {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SellerData {
     name: String,
     country: Country,

@@ -270,6 +270,7 @@ pub struct AdditionalEmail {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AdditionalEmailRepr {
     email: Email,
     categories: BTreeSet<EmailCategory>,
@@ -344,6 +345,7 @@ pub struct ContactEmails {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ContactEmailsRepr {
     main: Email,
     additional: Vec<AdditionalEmail>,
@@ -451,7 +453,7 @@ impl ContactEmails {
 
 /// Whether the customer is a business or a person.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
 pub enum CustomerKind {
     /// A company; its name is a legal field (ACC-1).
     Business {
@@ -480,7 +482,7 @@ impl CustomerKind {
 
 /// The kind of a customer being registered, as raw form input.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[serde(rename_all = "snake_case", tag = "type", deny_unknown_fields)]
 pub enum NewCustomerKind {
     /// A company.
     Business {
@@ -498,6 +500,7 @@ pub enum NewCustomerKind {
 
 /// Registration input for a customer, validated by [`Customer::create`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewCustomer {
     /// Business or individual.
     pub kind: NewCustomerKind,
@@ -511,12 +514,14 @@ pub struct NewCustomer {
 
 /// A customer (organisation): the account every user, SIM and order belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Customer {
     id: OrgId,
     kind: CustomerKind,
     contacts: ContactEmails,
     billing_country: Country,
     language: Language,
+    #[serde(with = "crate::formats::instant")]
     created_at: OffsetDateTime,
 }
 
@@ -527,6 +532,7 @@ pub struct Customer {
 /// (forms resubmit every field); any other value is refused with [`Error::ImmutableField`]
 /// (ACC-1). The VAT id is not a legal field here and can be changed or removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerUpdate {
     /// Company name (legal field, ACC-1).
     pub company_name: Option<String>,
@@ -545,6 +551,7 @@ pub struct CustomerUpdate {
 /// A change of legal fields by provider staff (Billing role, checked by the policy) with a
 /// justification for the audit log (ACC-1).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LegalFieldChange {
     /// New company name (businesses only).
     pub company_name: Option<String>,
@@ -867,6 +874,7 @@ pub struct VolumeLimitSteps {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct VolumeLimitStepsRepr {
     data_mb: Vec<Limit>,
     sms: Vec<Limit>,
@@ -937,6 +945,7 @@ fn check_steps(field: &str, steps: &[Limit]) -> Result<()> {
 
 /// An organisation's chosen monthly limits (ACC-5), applying to all its SIMs together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MonthlyVolumeLimits {
     data_mb: Limit,
     sms: Limit,
@@ -1213,6 +1222,16 @@ mod tests {
             now(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn acc_1_a_customer_kind_with_an_unknown_field_is_rejected() {
+        let ok = r#"{"type":"individual","name":"Ada Lovelace"}"#;
+        assert!(serde_json::from_str::<CustomerKind>(ok).is_ok());
+        assert!(serde_json::from_str::<NewCustomerKind>(ok).is_ok());
+        let extra = r#"{"type":"individual","name":"Ada Lovelace","vat_id":null}"#;
+        assert!(serde_json::from_str::<CustomerKind>(extra).is_err());
+        assert!(serde_json::from_str::<NewCustomerKind>(extra).is_err());
     }
 
     #[test]

@@ -39,6 +39,7 @@ const OUTPUT_BUFFER: usize = 64 * 1024;
 /// and must never fail an order's export because of one label. An importer that needs a valid
 /// label calls [`crate::sims::SimLabel::parse`] on it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SimRow {
     /// The card number.
     pub iccid: Iccid,

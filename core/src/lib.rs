@@ -22,6 +22,7 @@
 //! | [`quota`] | TOP-2, TOP-3, ACC-5 (monthly limit reached) |
 //! | [`tickets`] | TKT-1, TKT-2 |
 //! | [`audit`] | AUD-1 |
+//! | [`formats`] | the JSON form of instants (RFC 3339) and dates (ISO 8601) |
 //! | [`digest`] | SHA-256 digests shared by tokens, audit, orders (hex, constant-time equality) |
 
 pub mod address;
@@ -33,6 +34,7 @@ pub mod customer;
 pub mod digest;
 pub mod error;
 pub mod export;
+pub mod formats;
 pub mod ids;
 pub mod money;
 pub mod notifications;

@@ -86,6 +86,7 @@ impl From<Currency> for String {
 /// assert_eq!(vat.to_string(), "1.90 EUR");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Money {
     /// The amount (may carry more digits than the minor unit until [`Money::rounded`]).
     #[serde(with = "rust_decimal::serde::str")]

@@ -259,6 +259,7 @@ pub const AUDIENCES: [(NotificationKind, Audience); 17] = {
 /// `remaining`, `allowance`, `limit`, `reset_date`, `link`), formatting amounts of `volume` in
 /// the recipient's language.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UsageNotification {
     /// What to send.
     pub kind: NotificationKind,
@@ -367,6 +368,7 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Params {
 
 /// A rendered notification, ready for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rendered {
     /// One line, no control characters.
     pub subject: String,
@@ -378,6 +380,7 @@ pub struct Rendered {
 
 /// A host's subject and body template for one kind and language.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TextOverride {
     /// The kind.
     pub kind: NotificationKind,
@@ -405,6 +408,7 @@ pub struct TextOverrides {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TextOverridesRepr {
     #[serde(default)]
     texts: Vec<TextOverride>,

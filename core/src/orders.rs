@@ -46,7 +46,7 @@ use crate::ids::{AddressId, CardId, OrderId, OrgId};
 
 /// How an order was paid, as shown to the logged-in customer (never to a guest).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OrderPayment {
     /// Charged to a stored card.
     Card {
@@ -71,6 +71,7 @@ pub enum OrderPayment {
 /// The SIMs assigned to an order are not part of it: an order can have a million of them, so
 /// each is its own [`crate::sims::Sim`] row carrying the order's id, read in batches.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Order {
     /// Its id (UUID v7: sorts by creation).
     pub id: OrderId,
@@ -81,6 +82,7 @@ pub struct Order {
     /// The type.
     pub order_type: OrderType,
     /// When it was placed.
+    #[serde(with = "crate::formats::instant")]
     pub placed_at: OffsetDateTime,
     status: OrderStatus,
     /// Lines, tax treatment and totals.
@@ -200,6 +202,7 @@ pub fn choose_address(
 
 /// One item as a guest sees it: what and how many, no prices.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GuestItem {
     /// The product.
     pub sku: Sku,
@@ -211,6 +214,7 @@ pub struct GuestItem {
 
 /// One shipment as a guest sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GuestShipment {
     /// Carrier name.
     pub carrier: String,
@@ -226,6 +230,7 @@ pub struct GuestShipment {
 /// type, so addresses, payment details, ICCIDs, IMSIs and MSISDNs cannot leak through a field
 /// someone adds to [`Order`] later.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GuestOrderView {
     /// The number the guest entered, in canonical form.
     pub number: OrderNumber,
@@ -500,6 +505,19 @@ mod tests {
         assert_eq!(back.billing_address.street(), "Downing Street");
         assert_eq!(back.shipping_address.phone_e164(), Some("+4915123456789"));
         assert_eq!(back.status(), OrderStatus::InPreparation);
+    }
+
+    #[test]
+    fn an_order_is_stored_with_an_rfc3339_placed_at_to_the_nanosecond() {
+        let o = order(1, datetime!(2026-05-01 12:00:00.123456789 UTC));
+        let json = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["placed_at"], "2026-05-01T12:00:00.123456789Z");
+        let back: Order = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, o);
+        assert_eq!(back.placed_at.nanosecond(), 123_456_789);
+        let mut unknown = json;
+        unknown["placed"] = serde_json::json!("2026-05-01T12:00:00Z");
+        assert!(serde_json::from_value::<Order>(unknown).is_err());
     }
 
     #[test]

@@ -93,6 +93,7 @@ impl fmt::Debug for NormalizedPassword {
 
 /// The password policy of one organisation (AUTH-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordPolicy {
     /// Whether the organisation requires a second factor; then 8 characters suffice.
     pub second_factor_required: bool,
@@ -173,6 +174,7 @@ pub fn check_new_password(
 /// How guessable a password is, for a strength meter in a form (AUTH-7: the app explains,
 /// the service decides).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordStrength {
     /// zxcvbn score, 0 (guessable) to 4; the policy needs at least 3.
     pub score: u8,
@@ -279,6 +281,7 @@ fn context_words(context: &[&str]) -> Vec<String> {
 
 /// Argon2id cost parameters. The default is [`PasswordParams::owasp`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordParams {
     /// Memory in KiB (`m`).
     pub memory_kib: u32,

@@ -321,6 +321,7 @@ pub struct CardExpiry {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ExpiryData {
     month: u8,
     year: u16,
@@ -383,6 +384,7 @@ impl From<CardExpiry> for ExpiryData {
 
 /// What the `PaymentGateway` reports when it verifies a token (PAY-1).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VerifiedCard {
     /// The token verified.
     pub token: CardToken,
@@ -397,6 +399,7 @@ pub struct VerifiedCard {
 /// A stored card (PAY-1): the gateway token with brand, last four digits, expiry and holder
 /// name. There is no field for a card number or a security code.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StoredCard {
     id: CardId,
     gateway_token: CardToken,
@@ -476,7 +479,12 @@ impl StoredCard {
 
 /// Which SIMs an Auto-Top-Up change is for (PAY-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", content = "sim", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    content = "sim",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum AutoTopUpTarget {
     /// One SIM.
     Sim(SimId),
@@ -486,7 +494,7 @@ pub enum AutoTopUpTarget {
 
 /// What deleting a card turned off, to tell the customer (PAY-1).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CardDeletionConsequence {
     /// These plans were charged to the card and now have no card.
     PlansUnassigned {
@@ -504,6 +512,7 @@ pub enum CardDeletionConsequence {
 
 /// How a card → plans assignment changed (PAY-2).
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AssignmentChange {
     /// Plans now charged to the card that were not before.
     pub assigned: BTreeSet<PlanId>,
@@ -523,6 +532,7 @@ pub struct AssignmentChange {
 /// per-SIM choices, so afterwards every SIM follows it. Automatic top-ups are charged to the
 /// newest valid card ([`PaymentSettings::auto_top_up_card`]).
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentSettings {
     cards: Vec<StoredCard>,
     plan_cards: BTreeMap<PlanId, CardId>,

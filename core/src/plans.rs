@@ -60,6 +60,7 @@ impl VoicemailLanguage {
 /// A plan's voicemail setting (PLAN-3). The default is off, in English, until the customer
 /// turns it on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Voicemail {
     /// Whether unanswered calls go to voicemail.
     pub enabled: bool,
@@ -111,6 +112,7 @@ impl fmt::Display for PlanState {
 /// Every field of a [`Plan`], public: what a store reads back and hands to
 /// [`Plan::from_parts`], which checks the plan's invariants.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlanParts {
     /// The plan's id.
     pub id: PlanId,
@@ -121,8 +123,10 @@ pub struct PlanParts {
     /// The SIM the plan runs on.
     pub sim: Iccid,
     /// First day of the plan.
+    #[serde(with = "crate::formats::date")]
     pub start: Date,
     /// Last day of the plan; after `start`.
+    #[serde(with = "crate::formats::date")]
     pub end: Date,
     /// Voicemail setting.
     pub voicemail: Voicemail,
@@ -143,7 +147,9 @@ pub struct Plan {
     order: OrderId,
     numbers: Vec<Msisdn>,
     sim: Iccid,
+    #[serde(with = "crate::formats::date")]
     start: Date,
+    #[serde(with = "crate::formats::date")]
     end: Date,
     voicemail: Voicemail,
     call_forwarding: Option<Msisdn>,
@@ -517,11 +523,13 @@ pub fn swap_timed_out(
 
 /// A request to move a plan to another SIM (PLAN-2).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SwapRequest {
     id: ProvisioningId,
     plan: PlanId,
     old_sim: Iccid,
     new_sim: Iccid,
+    #[serde(with = "crate::formats::instant")]
     requested_at: OffsetDateTime,
     state: SwapState,
 }
@@ -813,6 +821,7 @@ pub enum ApnProtocol {
 
 /// The input of [`ApnSettings::new`] and the form they deserialise from.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApnSettingsInput {
     /// The APN.
     pub name: String,
@@ -923,6 +932,7 @@ impl fmt::Debug for ApnSettings {
 /// One usage counter of a plan (PLAN-5): what was used and what the plan includes. Arithmetic
 /// saturates, so no network figure can overflow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UsageCounter {
     /// Used in the period.
     pub used: u64,
@@ -970,8 +980,11 @@ impl UsageCounter {
 
 /// A plan's usage in one period (PLAN-5): minutes, SMS and data bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlanUsage {
+    #[serde(with = "crate::formats::date")]
     period_start: Date,
+    #[serde(with = "crate::formats::date")]
     period_end: Date,
     /// Voice minutes.
     pub minutes: UsageCounter,
@@ -1552,5 +1565,19 @@ mod tests {
         let mut bad = json;
         bad["call_forwarding"] = serde_json::json!("+972501234567");
         assert!(serde_json::from_value::<Plan>(bad).is_err());
+    }
+
+    #[test]
+    fn plan_1_a_plan_is_stored_with_its_dates_as_yyyy_mm_dd() {
+        let p = plan(date!(2025 - 03 - 01), date!(2025 - 12 - 31));
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            (&json["start"], &json["end"]),
+            (&"2025-03-01".into(), &"2025-12-31".into())
+        );
+        assert_eq!(serde_json::from_value::<Plan>(json.clone()).unwrap(), p);
+        let mut unknown = json;
+        unknown["ends"] = "2025-12-31".into();
+        assert!(serde_json::from_value::<Plan>(unknown).is_err());
     }
 }

@@ -132,6 +132,7 @@ impl Decision {
 /// channel. The host builds it from the session it resumed: the role re-read in this
 /// transaction (USR-5), the channel from the credential type, never from the caller (AUTH-4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Actor {
     /// The actor's organisation.
     pub org: OrgId,

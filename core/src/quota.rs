@@ -218,12 +218,14 @@ impl From<UsageRecordId> for String {
 /// The SIM is named by its ICCID, as the network sends it; the caller resolves it to the SIM
 /// (a global lookup) and applies the record to that SIM's [`QuotaState`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UsageRecord {
     /// The network's id; a record seen before is ignored.
     pub record_id: UsageRecordId,
     /// The SIM that used the volume.
     pub iccid: Iccid,
     /// When the use happened (decides the month it counts toward, ACC-5).
+    #[serde(with = "crate::formats::instant")]
     pub at: OffsetDateTime,
     /// Data used, in bytes.
     pub data_bytes: u64,
@@ -264,6 +266,7 @@ impl UsageRecord {
 /// One generation of one kind of a SIM's quota (TOP-2): its volume and what was used of it.
 /// Any combination of values is a possible stored state, so the fields are public.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Quota {
     /// The generation number; 0 means no top-up yet (volume 0).
     pub generation: u32,
@@ -295,6 +298,7 @@ impl Quota {
 /// Generation numbers come from one counter per SIM, shared by both kinds, so the Auto-Top-Up
 /// key `auto:{sim}:{generation}` of TOP-2 names one exhaustion of one kind unambiguously.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QuotaState {
     sim: SimId,
     last_generation: u32,
@@ -379,6 +383,7 @@ pub fn start_generation(
 
 /// A SIM's own use in one month (ACC-5, TOP-2: the monthly limit counts each SIM's own use).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MonthlyUsage {
     /// The month counted.
     pub period: MonthPeriod,
@@ -422,6 +427,7 @@ impl MonthlyUsage {
 /// nowhere else. It is a separate type from [`MonthlyVolumeLimits`] because quota does not care
 /// whether a limit is one of the configured steps (steps may change after a choice was made).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MonthlyLimits {
     /// Data per SIM and month, in MB of [`BYTES_PER_MB`] bytes.
     pub data_mb: Limit,
@@ -504,7 +510,7 @@ impl SeenRecords for BTreeSet<UsageRecordId> {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-#[serde(tag = "mark", rename_all = "snake_case")]
+#[serde(tag = "mark", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SentMark {
     /// The notification for `percent` of `kind` in `generation` was sent.
     Threshold {
@@ -584,7 +590,7 @@ impl FromIterator<SentMark> for SentMarks {
 /// What applying a usage record requires of the caller. Notifications go to the
 /// `VolumeNotifications` recipients (ACC-3, ACC-4) in the contact language.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "effect", rename_all = "snake_case")]
+#[serde(tag = "effect", rename_all = "snake_case", deny_unknown_fields)]
 pub enum UsageEffect {
     /// The record was applied before; nothing else happened.
     Ignored {

@@ -120,7 +120,7 @@ impl SimStatus {
 
 /// What a SIM is billed by (SIM-2): an IoT tariff of the catalogue, or a consumer plan.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
 pub enum SimBilling {
     /// An IoT tariff, by its catalogue product code.
     Tariff {
@@ -139,6 +139,7 @@ pub enum SimBilling {
 /// The fields are public because each is a validated value and there is no rule across them;
 /// changes that carry a rule go through the methods.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Sim {
     /// The SIM's id.
     pub id: SimId,

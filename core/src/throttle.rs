@@ -36,6 +36,7 @@ use crate::tokens::is_expired;
 
 /// The throttle's numbers; part of the portal configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ThrottlePolicy {
     /// The wait after the first failure; each further failure doubles it (default 1 s).
     pub base_delay: Duration,
@@ -59,10 +60,12 @@ impl Default for ThrottlePolicy {
 
 /// Consecutive failures under one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FailureCounter {
     /// Failures since the counter was last cleared or expired.
     pub failures: u32,
     /// The latest failure.
+    #[serde(with = "crate::formats::instant")]
     pub last_failure_at: OffsetDateTime,
 }
 
@@ -186,7 +189,12 @@ pub fn combined_delay(
 #[derive(
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-#[serde(tag = "kind", content = "key", rename_all = "snake_case")]
+#[serde(
+    tag = "kind",
+    content = "key",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum ThrottleKey {
     /// Logins to one submitted e-mail ([`Email::login_key`]).
     LoginEmail(String),

@@ -54,7 +54,12 @@ pub const REOPEN_WINDOW: Duration = Duration::days(14);
 
 /// What a ticket is about, besides its department (TKT-1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+#[serde(
+    tag = "kind",
+    content = "id",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum TicketReference {
     /// One of the organisation's orders.
     Order(OrderId),
@@ -248,7 +253,7 @@ impl TicketEvent {
 
 /// Who causes a ticket event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "party", rename_all = "snake_case")]
+#[serde(tag = "party", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TicketParty {
     /// Provider staff (a Support role of the ticket's department, STF-1).
     Staff,
@@ -325,6 +330,7 @@ pub enum TicketTiming {
 
 /// One row of the TKT-1 transition table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketTransition {
     /// The status before.
     pub from: TicketStatus,
@@ -506,7 +512,12 @@ pub fn staff_can_see(department: Department, staff_departments: &[Department]) -
 
 /// Who wrote a ticket message.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "author", content = "id", rename_all = "snake_case")]
+#[serde(
+    tag = "author",
+    content = "id",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum TicketAuthor {
     /// A user of the organisation.
     Customer(UserId),

@@ -199,6 +199,7 @@ impl TokenKind {
 /// [`time::Duration`]s, compared with [`OffsetDateTime`] instants directly; a negative lifetime
 /// counts as zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenLifetimes {
     /// A session ends after this long without a request (default 30 minutes, AUTH-4).
     pub session_idle: Duration,
@@ -288,12 +289,15 @@ impl From<TokenRejection> for Error {
 
 /// The stored state of one issued token (beside its [`TokenHash`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenState {
     /// What the token is for.
     pub kind: TokenKind,
     /// When it was issued.
+    #[serde(with = "crate::formats::instant")]
     pub issued_at: OffsetDateTime,
     /// When it was redeemed (single-use kinds) or revoked; `None` while usable.
+    #[serde(default, with = "crate::formats::instant::option")]
     pub used_at: Option<OffsetDateTime>,
 }
 
@@ -382,10 +386,13 @@ impl SessionEnd {
 
 /// The timestamps that decide whether a session is alive (AUTH-4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SessionTimes {
     /// Login time; the absolute lifetime counts from here.
+    #[serde(with = "crate::formats::instant")]
     pub created_at: OffsetDateTime,
     /// Last request; the idle lifetime counts from here.
+    #[serde(with = "crate::formats::instant")]
     pub last_seen_at: OffsetDateTime,
 }
 

@@ -14,7 +14,12 @@ use crate::payment::PaymentSettings;
 
 /// How a top-up is paid (TOP-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", content = "card", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    content = "card",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum TopUpPayment {
     /// Charged to this stored card.
     StoredCard(CardId),
@@ -106,6 +111,7 @@ impl From<TopUpTargets> for Vec<SimId> {
 
 /// A priced top-up: one order line of `targets` units of the product.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PricedTopUp {
     /// `TopUp` for one SIM, `BulkTopUp` for several.
     pub order_type: OrderType,

@@ -35,6 +35,7 @@ use crate::session::Session;
 
 /// The customer record as a session sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerView {
     /// Business or individual, names, contacts, billing country and language (ACC-1..ACC-4).
     pub customer: Customer,
@@ -63,6 +64,7 @@ impl CustomerView {
 
 /// The monthly volume limits and the steps they can be chosen from (ACC-5).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VolumeLimitsView {
     /// The limits chosen now.
     pub limits: MonthlyVolumeLimits,

@@ -29,6 +29,7 @@ use crate::session::Session;
 
 /// The organisation's address book as a session sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddressBookView {
     /// The book's version: pass it back as `expected_version` to change the book only if
     /// nobody changed it since. `0` while the organisation has no address book yet.
@@ -58,6 +59,7 @@ impl AddressBookView {
 
 /// What [`Session::add_address`] created: the new entry's id and the book after the change.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddedAddress {
     /// The id of the new address.
     pub id: AddressId,

@@ -19,7 +19,12 @@ const VERIFY_PAGE: u32 = 500;
 /// Which chain: an organisation's, or the provider's own (events of no organisation, such as
 /// a login attempt for an unknown e-mail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", content = "org", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    content = "org",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum AuditChainOf {
     /// The organisation's chain.
     Organisation(OrgId),
@@ -29,7 +34,7 @@ pub enum AuditChainOf {
 
 /// The outcome of [`Portal::verify_audit_chain`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
+#[serde(tag = "result", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ChainVerification {
     /// Every entry is there, in order, unchanged; the verified head.
     Intact {

@@ -29,6 +29,7 @@ use crate::session::Session;
 
 /// A stored card as a session sees it: never its gateway token.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CardView {
     /// The card's id.
     pub id: CardId,
@@ -48,6 +49,7 @@ pub struct CardView {
 
 /// Auto-Top-Up as it stands for one SIM (PAY-3).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AutoTopUpState {
     /// The SIM.
     pub sim: SimId,

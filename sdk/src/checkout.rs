@@ -65,7 +65,12 @@ use crate::session::Session;
 
 /// How an order or top-up is paid (ORD-5, TOP-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", content = "card", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    content = "card",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Payment {
     /// Charged to this stored card (PAY-1: never an expired one).
     Card(CardId),
@@ -75,6 +80,7 @@ pub enum Payment {
 
 /// An order of catalogue products (ORD-5).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
     /// Products and quantities.
     pub items: Vec<(Sku, u32)>,
@@ -88,7 +94,12 @@ pub struct PlaceOrder {
 
 /// The SIMs a top-up is for (TOP-1).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", content = "iccids", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    content = "iccids",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum TopUpTarget {
     /// One SIM: an order of type `TopUp`.
     Sim(Iccid),
@@ -115,6 +126,7 @@ struct TopUpRequest<'a> {
 
 /// What maintenance did with the intents it found due ([`Portal::settle_payment_intents`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SettleReport {
     /// Charged (or on invoice) and the order written now.
     pub completed: u32,
@@ -134,6 +146,7 @@ pub struct SettleReport {
 
 /// What to charge in step 2.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ChargeSpec {
     pub(crate) amount: Money,
     pub(crate) card: CardToken,
@@ -143,6 +156,7 @@ pub(crate) struct ChargeSpec {
 
 /// One new quota generation a top-up starts in step 3 (TOP-2).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct QuotaTopUp {
     pub(crate) sim: SimId,
     pub(crate) kind: VolumeKind,
@@ -153,6 +167,7 @@ pub(crate) struct QuotaTopUp {
 /// What step 3 writes, built in step 1 and stored in the intent so maintenance can write it
 /// after a crash.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Fulfilment {
     pub(crate) order: Order,
     pub(crate) top_ups: Vec<QuotaTopUp>,
@@ -177,6 +192,7 @@ pub(crate) enum FulfilmentKind {
 
 /// What step 1 prepares for a new key.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Prepared {
     pub(crate) fulfilment: Fulfilment,
     /// `None` for on-invoice payment.
@@ -185,7 +201,7 @@ pub(crate) struct Prepared {
 
 /// The outcome an intent records (its first result).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
 enum IntentOutcome {
     Ordered {
         order: Box<Order>,
@@ -208,6 +224,7 @@ enum IntentOutcome {
 /// A final intent only answers retries, so it drops the preparation: the row that every
 /// order writes stays about half as large.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct IntentData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     prepared: Option<Prepared>,

@@ -25,6 +25,7 @@ pub struct NewOwner {
 
 /// What registration created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Registered {
     /// The new organisation.
     pub org: OrgId,

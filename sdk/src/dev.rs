@@ -127,7 +127,7 @@ impl Outage {
 /// One charge or refund the [`DevGateway`] made: one entry per key, holding the first outcome
 /// (or the final one, once a required action was completed).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LedgerEntry {
     /// A charge.
     Charge {
@@ -186,6 +186,7 @@ impl LedgerEntry {
 
 /// How often each [`DevGateway`] method was called (repeats included, refused calls included).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GatewayCalls {
     /// `verify_card` calls.
     pub verify_card: usize,

@@ -21,6 +21,7 @@ const BATCH: u32 = 200;
 
 /// What one maintenance run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MaintenanceReport {
     /// Payment intents left pending by a crash or an unanswered gateway, settled (ORD-5).
     pub intents: SettleReport,

@@ -16,6 +16,7 @@ use crate::portal::Portal;
 
 /// What one dispatch run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DispatchReport {
     /// Messages the `Notifier` accepted.
     pub delivered: u32,

@@ -52,6 +52,7 @@ pub const EXPORT_CHUNK: u32 = selfcare_storage::sims::MAX_EXPORT_BATCH;
 /// (credit notes, corrected invoices, …) linked to it, oldest first. Metadata only; the bytes
 /// come from [`Session::document_bytes`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OrderDocuments {
     /// The order's number.
     pub order_number: OrderNumber,
@@ -65,6 +66,7 @@ pub struct OrderDocuments {
 /// One downloaded document: its metadata and exactly the stored bytes (the billing system's
 /// PDF), checked against the SHA-256 recorded when it was attached.
 #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DocumentDownload {
     /// What the document is (number, amounts, language, media type, size).
     pub document: OrderDocument,

@@ -11,7 +11,7 @@ use crate::users::user_decision;
 
 /// What an action would act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
     /// The session's own organisation (customer data, orders, SIMs, …).
     Organisation,

@@ -72,6 +72,7 @@ pub(crate) fn provisioning_timeout(portal: &Portal) -> Duration {
 
 /// A plan as a session sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlanView {
     /// The plan: numbers, SIM, dates, voicemail, call forwarding, pending swap.
     pub plan: Plan,
@@ -82,6 +83,7 @@ pub struct PlanView {
 /// A change the network was asked for; its outcome arrives through
 /// [`Portal::complete_provisioning`] with [`ProvisioningStarted::request`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProvisioningStarted {
     /// The provisioning request (the network's request id).
     pub request: ProvisioningId,

@@ -32,6 +32,7 @@ use crate::ports::Ports;
 /// comes from the credential, AUTH-4) and no captcha (the calls of AUTH-5 take it as a
 /// parameter).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestContext {
     /// The client's address as the host saw it (e.g. an IP address), for throttling (AUTH-3)
     /// and the audit log.

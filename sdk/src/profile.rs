@@ -45,6 +45,7 @@ const USER_NAME_MAX: usize = 100;
 ///
 /// Deserialisable only: it may carry a password, and nothing should ever write one out.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProfileChange {
     /// The new name.
     pub name: Option<String>,
@@ -56,6 +57,7 @@ pub struct ProfileChange {
 
 /// What [`Session::update_me`] leaves behind.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProfileUpdated {
     /// The user as stored now (the login e-mail is still the old one while a change waits).
     pub me: Me,

@@ -76,11 +76,13 @@ const NONCE_BYTES: usize = 12;
 /// A second-factor challenge from [`Portal::login`]: an opaque token (256 bits; only its hash
 /// is stored) bound to the user, valid until `expires_at`. `Debug` hides the token.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecondFactorChallenge {
     /// The challenge token to pass to [`Portal::complete_second_factor`].
     #[serde(with = "secret_text")]
     pub token: SecretString,
     /// When the challenge stops being accepted.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub expires_at: OffsetDateTime,
 }
 
@@ -103,6 +105,7 @@ impl std::fmt::Debug for SecondFactorChallenge {
 /// What [`Session::enrol_totp`] gives: the secret for the authenticator app, as a QR-code URI
 /// and as base32 text for typing. Shown once; `Debug` hides both.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TotpEnrolment {
     /// The `otpauth://totp/…` URI (contains the secret).
     #[serde(with = "secret_text")]
@@ -124,6 +127,7 @@ impl std::fmt::Debug for TotpEnrolment {
 /// Fresh recovery codes, shown once (each works once; only their hashes are stored). `Debug`
 /// shows how many there are, never the codes.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RecoveryCodes {
     /// The codes, grouped `XXXX-XXXX-XXXX-XXXX`.
     #[serde(with = "secret_list")]
@@ -154,6 +158,7 @@ impl std::fmt::Debug for RecoveryCodes {
 
 /// The user's second factor as [`Session::second_factor`] shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecondFactorStatus {
     /// TOTP is enrolled and confirmed (logins are challenged).
     pub enabled: bool,

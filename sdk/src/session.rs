@@ -54,6 +54,7 @@ impl std::fmt::Debug for Session {
 
 /// What a session shows of its user.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Me {
     /// The user's id.
     pub id: UserId,

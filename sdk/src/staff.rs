@@ -79,6 +79,7 @@ pub struct StaffSession {
 
 /// One SIM to assign to an order (SIM-1, SIM-2), as the warehouse lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SimRow {
     /// The ICCID (spaces and trailing `F` padding allowed).
     pub iccid: String,
@@ -94,6 +95,7 @@ pub struct SimRow {
 
 /// What `assign_sims` did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AssignedSims {
     /// The order.
     pub order: OrderId,
@@ -103,6 +105,7 @@ pub struct AssignedSims {
 
 /// A shipment to add to an order (ORD-4).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewShipment {
     /// The carrier's name.
     pub carrier: String,
@@ -116,10 +119,12 @@ pub struct NewShipment {
 
 /// An invoice from the billing system to attach to an order (ORD-2).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InvoiceUpload {
     /// The invoice number.
     pub number: String,
     /// Date of issue.
+    #[serde(with = "selfcare_core::formats::date")]
     pub issued_on: Date,
     /// The amounts; the order's totals when `None`.
     pub amounts: Option<OrderTotals>,
@@ -129,12 +134,14 @@ pub struct InvoiceUpload {
 
 /// An additional document correcting an order's invoice (ORD-2).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DocumentUpload {
     /// Credit note, corrected invoice or other.
     pub kind: DocumentKind,
     /// Its number.
     pub number: String,
     /// Date of issue.
+    #[serde(with = "selfcare_core::formats::date")]
     pub issued_on: Date,
     /// The amounts (required for a credit note and a corrected invoice).
     pub amounts: Option<OrderTotals>,
@@ -146,6 +153,7 @@ pub struct DocumentUpload {
 
 /// A refund of (part of) an order, recorded as a credit note (ORD-2).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RefundInput {
     /// The amounts credited; the gross is refunded.
     pub amounts: OrderTotals,
@@ -154,6 +162,7 @@ pub struct RefundInput {
     /// The credit note's number.
     pub credit_note_number: String,
     /// Date of issue of the credit note.
+    #[serde(with = "selfcare_core::formats::date")]
     pub issued_on: Date,
     /// The credit note's PDF from the billing system.
     pub pdf: Vec<u8>,
@@ -161,7 +170,12 @@ pub struct RefundInput {
 
 /// What staff may do to an Owner (STF-1, USR-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "change", content = "role")]
+#[serde(
+    rename_all = "snake_case",
+    tag = "change",
+    content = "role",
+    deny_unknown_fields
+)]
 pub enum OwnerChange {
     /// Give the user another role: make someone an Owner, or demote an Owner (at least one
     /// Owner stays).
@@ -172,6 +186,7 @@ pub enum OwnerChange {
 
 /// A ticket as staff see it: every message, internal notes included.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StaffTicketView {
     /// The organisation.
     pub org: OrgId,

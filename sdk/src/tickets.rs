@@ -27,6 +27,7 @@ use crate::session::Session;
 
 /// A ticket as a customer sees it in a list.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketSummary {
     /// The ticket.
     pub id: TicketId,
@@ -41,10 +42,13 @@ pub struct TicketSummary {
     /// Where it stands (TKT-1).
     pub status: TicketStatus,
     /// When it was last resolved.
+    #[serde(default, with = "selfcare_core::formats::instant::option")]
     pub resolved_at: Option<OffsetDateTime>,
     /// When it was opened.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
     /// When it last changed.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -67,6 +71,7 @@ impl From<TicketRecord> for TicketSummary {
 /// One ticket with its description and the messages a customer sees (TKT-2: no internal
 /// notes).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketView {
     /// The ticket's list fields.
     pub ticket: TicketSummary,
@@ -78,7 +83,12 @@ pub struct TicketView {
 
 /// Who wrote a message, as a customer sees it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "author", content = "id", rename_all = "snake_case")]
+#[serde(
+    tag = "author",
+    content = "id",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum TicketMessageAuthor {
     /// A user of the organisation.
     Customer(UserId),
@@ -90,6 +100,7 @@ pub enum TicketMessageAuthor {
 
 /// One message of a ticket as a customer sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketMessageView {
     /// The message.
     pub id: TicketMessageId,
@@ -98,6 +109,7 @@ pub struct TicketMessageView {
     /// The text.
     pub body: String,
     /// When it was written.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub at: OffsetDateTime,
 }
 

@@ -73,6 +73,7 @@ pub enum RejectReason {
 
 /// A usage record that was not applied.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RejectedUsageRecord {
     /// The network's record id.
     pub record_id: UsageRecordId,
@@ -84,7 +85,7 @@ pub struct RejectedUsageRecord {
 
 /// How an automatic top-up started by this batch ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AutoTopUpOutcome {
     /// Charged; the top-up order was written and a new quota generation started.
     Charged {
@@ -104,6 +105,7 @@ pub enum AutoTopUpOutcome {
 
 /// One automatic top-up of [`UsageReport::top_ups`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AutoTopUpReport {
     /// The SIM.
     pub iccid: Iccid,
@@ -119,6 +121,7 @@ pub struct AutoTopUpReport {
 
 /// What [`Portal::record_usage`] did with a batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UsageReport {
     /// Records applied now.
     pub applied: u32,

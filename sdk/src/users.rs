@@ -37,6 +37,7 @@ const USER_NAME_MAX: usize = 100;
 
 /// A user as an administrator sees it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserSummary {
     /// The user's id.
     pub id: UserId,
@@ -67,6 +68,7 @@ impl From<UserRecord> for UserSummary {
 
 /// A page of users.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserPage {
     /// The users of this page.
     pub items: Vec<UserSummary>,
@@ -76,6 +78,7 @@ pub struct UserPage {
 
 /// A change of another user's data (USR-3); `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     /// The new name.
     pub name: Option<String>,
@@ -95,6 +98,7 @@ pub enum SecretReset {
 
 /// API client credentials, shown once.
 #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApiClientSecret {
     /// The public client id.
     pub client_id: ClientId,

@@ -22,6 +22,7 @@ use crate::version::{Version, Versioned};
 ///
 /// Primary key: `(org_id)`, the organisation is the customer (`customer.id()`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerRecord {
     /// The customer (ACC-1..ACC-4); its id is the organisation id.
     pub customer: Customer,
@@ -47,6 +48,7 @@ pub enum UserStatus {
 
 /// A change of login e-mail waiting for confirmation (USR-2) or approval (USR-3).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PendingEmail {
     /// The new address. It claims no login key until it replaces [`UserRecord::email`].
     pub email: Email,
@@ -59,6 +61,7 @@ pub struct PendingEmail {
 /// Primary key: `(org_id, id)`. Unique across organisations: `email.key()` (the login key).
 /// Organisation-scoped index: `(org_id, role)` for [`AccountsTx::count_users_with_role`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserRecord {
     /// The user's id (UUID v7).
     pub id: UserId,
@@ -75,6 +78,7 @@ pub struct UserRecord {
     /// A login e-mail change in progress.
     pub pending_email: Option<PendingEmail>,
     /// When the user was created.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
 }
 
@@ -83,6 +87,7 @@ pub struct UserRecord {
 /// Primary key: `(org_id, id)`. Unique across organisations: `client_id`.
 /// Organisation-scoped index: `(org_id, user, id)`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApiClientRecord {
     /// The row id.
     pub id: ApiClientId,
@@ -93,8 +98,10 @@ pub struct ApiClientRecord {
     /// SHA-256 of the secret; the secret itself is never stored.
     pub secret_hash: TokenHash,
     /// When the client was created.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
     /// When it was revoked; a revoked client cannot open sessions.
+    #[serde(default, with = "selfcare_core::formats::instant::option")]
     pub revoked_at: Option<OffsetDateTime>,
 }
 

@@ -21,7 +21,12 @@ use crate::version::{Version, Versioned};
 
 /// Who a session belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+#[serde(
+    tag = "kind",
+    content = "id",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum SessionSubject {
     /// A user logged in with e-mail and password.
     User(UserId),
@@ -34,6 +39,7 @@ pub enum SessionSubject {
 /// Primary key: `(org_id, token_hash)`. Unique across organisations: `token_hash`.
 /// Organisation-scoped index: `(org_id, subject)` for ending a user's sessions.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SessionRecord {
     /// SHA-256 of the session token.
     pub token_hash: TokenHash,
@@ -49,7 +55,7 @@ pub struct SessionRecord {
 
 /// What a single-use token carries besides its state.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TokenPayload {
     /// Nothing (a password reset).
     None,
@@ -72,6 +78,7 @@ pub enum TokenPayload {
 /// Primary key: `(org_id, hash)`. Unique across organisations: `hash`.
 /// Provider index: `(kind, issued_at)` for purging expired tokens.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRecord {
     /// SHA-256 of the token.
     pub hash: TokenHash,
@@ -85,6 +92,7 @@ pub struct TokenRecord {
 
 /// One stored recovery code (AUTH-6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RecoveryCodeSlot {
     /// SHA-256 of the canonical code.
     pub hash: TokenHash,
@@ -97,6 +105,7 @@ pub struct RecoveryCodeSlot {
 ///
 /// Primary key: `(org_id, user)`.
 #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TotpRecord {
     /// The user.
     pub user: UserId,

@@ -2,7 +2,7 @@
 
 /// What kind of conflict a store reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum ConflictKind {
     /// The row's version differs from the expected one (optimistic concurrency).

@@ -23,6 +23,7 @@ use crate::page::{Page, PageRequest};
 /// (`delivered_at IS NULL AND NOT dead`) by `(created_at, id)` for leasing, and the dead letters
 /// by `id`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OutboxMessage {
     /// The message id; the `Notifier` deduplicates by it.
     pub id: MessageId,
@@ -37,14 +38,18 @@ pub struct OutboxMessage {
     /// The plain-text body, rendered when the message was written.
     pub body: String,
     /// When it was written; leases go in this order.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
     /// How many delivery outcomes were recorded (delivered or failed).
     pub attempts: u32,
     /// Not to be leased before this time (backoff after a failure).
+    #[serde(with = "selfcare_core::formats::instant")]
     pub next_attempt_at: OffsetDateTime,
     /// Leased to a dispatcher until this time; after it, the message is due again.
+    #[serde(default, with = "selfcare_core::formats::instant::option")]
     pub leased_until: Option<OffsetDateTime>,
     /// When the `Notifier` accepted it; a delivered message is never leased again.
+    #[serde(default, with = "selfcare_core::formats::instant::option")]
     pub delivered_at: Option<OffsetDateTime>,
     /// Given up after the configured attempts (a dead letter); never leased again.
     pub dead: bool,

@@ -25,6 +25,7 @@ impl Cursor {
 
 /// Which page to read: the rows after `after` (from the start when `None`), at most `limit`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PageRequest {
     /// Where the previous page ended.
     pub after: Option<Cursor>,
@@ -60,6 +61,7 @@ impl PageRequest {
 
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Page<T> {
     /// The rows, in the list's order.
     pub items: Vec<T>,

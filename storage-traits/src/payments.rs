@@ -32,6 +32,7 @@ use crate::version::{Version, Versioned};
 /// `(state, leased_at)` for the provider's [`PaymentsProvider::due_payment_intents`]. The
 /// row's version lives beside it ([`Versioned`]).
 #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PaymentIntentRecord {
     /// The intent's id.
     pub id: PaymentIntentId,
@@ -44,10 +45,12 @@ pub struct PaymentIntentRecord {
     /// Where the intent stands.
     pub state: PaymentIntentState,
     /// When the attempt that holds the intent last took the lease.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub leased_at: OffsetDateTime,
     /// How many attempts took the lease so far.
     pub attempts: u32,
     /// When the intent was recorded.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
     /// The serialised first result (the order, a decline, the next action), once there is one.
     pub result: Option<Vec<u8>>,
@@ -88,6 +91,7 @@ impl fmt::Debug for PaymentIntentRecord {
 /// SQL primary key `(org_id, key)`; index `(created_at)` for the provider's purge. Written once,
 /// never updated, so it carries no version.
 #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IdempotencyRecord {
     /// The caller's idempotency key.
     pub key: IdempotencyKey,
@@ -96,6 +100,7 @@ pub struct IdempotencyRecord {
     /// The serialised result, replayed as is.
     pub result: Vec<u8>,
     /// When the first request finished.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
 }
 
@@ -114,6 +119,7 @@ impl fmt::Debug for IdempotencyRecord {
 /// A payment intent the provider's maintenance should settle: its organisation, id, state and
 /// when it was last leased (its due time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DueIntent {
     /// The owning organisation (settle it in a transaction of this organisation).
     pub org: OrgId,
@@ -122,6 +128,7 @@ pub struct DueIntent {
     /// Its state when listed.
     pub state: PaymentIntentState,
     /// When it was last leased.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub leased_at: OffsetDateTime,
 }
 

@@ -54,6 +54,7 @@ pub enum PortError {
 
 /// A charge to make (ORD-5, TOP-1, TOP-2).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChargeRequest {
     /// The idempotency key: a repeated key gets the first outcome.
     pub key: GatewayKey,
@@ -70,6 +71,7 @@ pub struct ChargeRequest {
 
 /// What the customer must do before a charge can complete (3-D Secure, a redirect).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NextAction {
     /// The gateway's name for the action, such as `three_d_secure` or `redirect_to_url`.
     pub kind: String,
@@ -79,7 +81,7 @@ pub struct NextAction {
 
 /// How a charge ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ChargeOutcome {
     /// The money was taken.
     Succeeded {
@@ -97,6 +99,7 @@ pub enum ChargeOutcome {
 
 /// A refund to make of (part of) a charge.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     /// The idempotency key: a repeated key gets the first outcome.
     pub key: GatewayKey,
@@ -108,7 +111,7 @@ pub struct RefundRequest {
 
 /// How a refund ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RefundOutcome {
     /// The money is on its way back.
     Succeeded {
@@ -164,6 +167,7 @@ pub trait PaymentGateway: Send + Sync {
 
 /// A rendered notification to deliver (ACC-4).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OutboundMessage {
     /// The outbox message's id: the notifier deduplicates by it.
     pub id: MessageId,
@@ -231,6 +235,7 @@ pub trait HumanVerifier: Send + Sync {
 
 /// Move a plan's numbers from one SIM to another (PLAN-2).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SwapSimRequest {
     /// The provisioning request; its completion names it.
     pub id: ProvisioningId,
@@ -244,6 +249,7 @@ pub struct SwapSimRequest {
 
 /// Switch voicemail on or off, or change its language (PLAN-3).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VoicemailRequest {
     /// The provisioning request.
     pub id: ProvisioningId,
@@ -255,6 +261,7 @@ pub struct VoicemailRequest {
 
 /// Forward calls to a number, or stop forwarding (`forward_to: None`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CallForwardingRequest {
     /// The provisioning request.
     pub id: ProvisioningId,
@@ -266,6 +273,7 @@ pub struct CallForwardingRequest {
 
 /// Push APN settings to a SIM's device (PLAN-4). `Debug` hides the APN password.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApnPushRequest {
     /// The provisioning request.
     pub id: ProvisioningId,
@@ -277,6 +285,7 @@ pub struct ApnPushRequest {
 
 /// Read a SIM's usage counters (PLAN-5).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UsageReadRequest {
     /// The provisioning request.
     pub id: ProvisioningId,
@@ -289,6 +298,7 @@ pub struct UsageReadRequest {
 /// The network accepted a request; its completion arrives later through the sdk's
 /// `complete_provisioning`, naming [`NetworkAck::id`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NetworkAck {
     /// The provisioning request accepted.
     pub id: ProvisioningId,

@@ -4,7 +4,12 @@ use selfcare_core::ids::OrgId;
 
 /// Where a transaction works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "scope", content = "org", rename_all = "snake_case")]
+#[serde(
+    tag = "scope",
+    content = "org",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Scope {
     /// One organisation: every read and write stays inside it.
     Org(OrgId),

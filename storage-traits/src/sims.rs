@@ -38,6 +38,7 @@ pub type ProvisioningRecord = Versioned<ProvisioningRequest>;
 
 /// Which SIMs [`SimsTx::list_sims`] returns; `None` fields do not filter.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SimFilter {
     /// Only the SIMs of this order.
     pub order: Option<OrderId>,
@@ -73,7 +74,7 @@ impl ProvisioningState {
 
 /// What a provisioning request asks the network for (the `Network` port's operations).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ProvisioningKind {
     /// Move the plan to another SIM (PLAN-2). The core request carries the old and new ICCIDs
     /// and the swap's own state machine.
@@ -98,6 +99,7 @@ pub enum ProvisioningKind {
 /// A request sent to the `Network` port whose answer comes later (`complete_provisioning`),
 /// or never (timed out after an hour by `run_maintenance`, PLAN-2).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProvisioningRequest {
     /// Its id (the network's request id).
     pub id: ProvisioningId,
@@ -106,6 +108,7 @@ pub struct ProvisioningRequest {
     /// What it asks for.
     pub kind: ProvisioningKind,
     /// When it was requested; a pending request is due for the timeout from this instant on.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub requested_at: OffsetDateTime,
     /// Where it stands.
     pub state: ProvisioningState,

@@ -22,6 +22,7 @@ use crate::version::{Version, Versioned};
 /// provider indexes `(department, status, id)` (staff queues) and `(status, resolved_at)` (the
 /// automatic close).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketRecord {
     /// The ticket (UUID v7: newer tickets have greater ids).
     pub id: TicketId,
@@ -38,10 +39,13 @@ pub struct TicketRecord {
     /// Where it stands in the TKT-1 status machine.
     pub status: TicketStatus,
     /// When it was last resolved (the 14-day reopen window and the automatic close run from it).
+    #[serde(default, with = "selfcare_core::formats::instant::option")]
     pub resolved_at: Option<OffsetDateTime>,
     /// When it was opened.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub created_at: OffsetDateTime,
     /// When it last changed.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -49,6 +53,7 @@ pub struct TicketRecord {
 ///
 /// Primary key `(org_id, ticket_id, id)`; listed by id, which is the order of writing.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketMessageRecord {
     /// The message (UUID v7: later messages have greater ids).
     pub id: TicketMessageId,
@@ -57,12 +62,14 @@ pub struct TicketMessageRecord {
     /// Author, body and whether it is internal.
     pub message: TicketMessage,
     /// When it was written.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub at: OffsetDateTime,
 }
 
 /// One row of a staff queue: which ticket, where, and how it stands. No subject, no body: staff
 /// open the ticket itself in its organisation's scope.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StaffQueueEntry {
     /// The organisation the ticket belongs to.
     pub org: OrgId,
@@ -73,17 +80,20 @@ pub struct StaffQueueEntry {
     /// Its status.
     pub status: TicketStatus,
     /// When it last changed.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub updated_at: OffsetDateTime,
 }
 
 /// A resolved ticket due for the automatic close (TKT-1).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DueTicket {
     /// The organisation the ticket belongs to.
     pub org: OrgId,
     /// The ticket.
     pub ticket: TicketId,
     /// When it was resolved.
+    #[serde(with = "selfcare_core::formats::instant")]
     pub resolved_at: OffsetDateTime,
 }
 

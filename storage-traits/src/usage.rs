@@ -22,6 +22,7 @@ use crate::version::{Version, Versioned};
 ///
 /// Primary key `(org_id, sim_id)`, the SIM being `state.sim()`. One row per SIM.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QuotaRecord {
     /// The quota generations of both kinds (names the SIM).
     pub state: QuotaState,

@@ -20,6 +20,7 @@ impl Version {
 
 /// A value read from a store together with the version it had.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Versioned<T> {
     /// The value.
     pub value: T,

@@ -6,6 +6,7 @@ use time::{Duration, OffsetDateTime};
 
 /// The outbox's delivery policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeliveryPolicy {
     /// How long a dispatcher holds a leased message before it is due again. Default 5 minutes.
     pub lease: Duration,

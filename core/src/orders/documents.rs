@@ -94,6 +94,7 @@ pub struct InvoiceNumbering {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NumberingData {
     prefix: String,
     include_year: bool,
@@ -210,6 +211,7 @@ impl From<InvoiceNumbering> for NumberingData {
 /// The stored bytes of a document, described: a PDF from the billing system, its size and
 /// SHA-256 (hex). The bytes themselves live in the store.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DocumentFile {
     media_type: String,
     size: u64,
@@ -282,10 +284,12 @@ pub struct NewInvoice {
 
 /// The invoice of an order (ORD-2). It has no setters: it is never edited once issued.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Invoice {
     id: DocumentId,
     order: OrderId,
     number: InvoiceNumber,
+    #[serde(with = "crate::formats::date")]
     issued_on: Date,
     amounts: OrderTotals,
     language: Language,
@@ -395,12 +399,14 @@ pub struct NewDocument {
 
 /// An additional document (ORD-2), linked to the invoice it corrects.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AdditionalDocument {
     id: DocumentId,
     kind: DocumentKind,
     number: InvoiceNumber,
     corrects: DocumentId,
     order: OrderId,
+    #[serde(with = "crate::formats::date")]
     issued_on: Date,
     amounts: Option<OrderTotals>,
     language: Language,
@@ -454,6 +460,7 @@ impl AdditionalDocument {
 /// An invoice and the additional documents linked to it, oldest first: what the Orders page
 /// shows in its "Invoice" and "Additional Documents" columns.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DocumentTrail {
     invoice: Invoice,
     additional: Vec<AdditionalDocument>,

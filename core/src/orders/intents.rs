@@ -320,12 +320,14 @@ impl fmt::Display for LeaseDecision {
 
 /// A recorded payment intent as far as the lease is concerned.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IntentLease {
     /// The fingerprint of the request that recorded the intent.
     pub fingerprint: RequestFingerprint,
     /// Its state.
     pub state: PaymentIntentState,
     /// When the attempt that holds it last took the lease.
+    #[serde(with = "crate::formats::instant")]
     pub leased_at: OffsetDateTime,
 }
 

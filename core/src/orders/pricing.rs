@@ -16,6 +16,7 @@ pub const MAX_LINES: usize = 100;
 
 /// The customer as far as tax is concerned, as plain values.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TaxCustomer {
     /// Whether the customer is a business (not a consumer).
     pub business: bool,
@@ -39,7 +40,7 @@ impl TaxCustomer {
 
 /// How VAT applies to an order.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TaxTreatment {
     /// VAT at the catalogue's rate for the billing country.
     Standard {
@@ -99,6 +100,7 @@ pub fn tax_treatment(
 /// One line of an order, with its amounts rounded to the currency's minor unit.
 /// Invariant: `net + vat == gross`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OrderLine {
     /// The product.
     pub sku: Sku,
@@ -149,6 +151,7 @@ impl OrderLine {
 
 /// The totals of an order or document: sums of the lines. Invariant: `net + vat == gross`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OrderTotals {
     /// Sum of the lines' net amounts.
     pub net: Money,
@@ -190,6 +193,7 @@ impl OrderTotals {
 
 /// A priced order: the tax treatment, the lines and their totals.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PricedOrder {
     /// The currency of every amount.
     pub currency: Currency,

@@ -268,6 +268,7 @@ impl fmt::Display for ShipmentStatus {
 
 /// A shipment of an order (ORD-4).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Shipment {
     /// Its id.
     pub id: ShipmentId,

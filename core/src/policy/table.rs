@@ -27,6 +27,7 @@ impl Access {
 
 /// One row of the permission table: one action and what each role may do with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PermissionRow {
     /// The action.
     pub action: Action,

@@ -9,6 +9,7 @@ use crate::roles::{Channel, Role};
 /// The user an administrative operation is aimed at, as the store read it in this transaction
 /// (USR-5: the role is re-read each time, never taken from the session).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TargetUser {
     /// The target's organisation.
     pub org: OrgId,
@@ -20,7 +21,12 @@ pub struct TargetUser {
 
 /// An administrative change of one user (the columns of the USR-3 table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "change", content = "role")]
+#[serde(
+    rename_all = "snake_case",
+    tag = "change",
+    content = "role",
+    deny_unknown_fields
+)]
 pub enum UserChange {
     /// Change the name.
     Name,
@@ -75,6 +81,7 @@ pub enum TargetRule {
 
 /// One row of the USR-3 table: what `actor` may do to another user whose role is `target`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserAdminRow {
     /// The acting user's role.
     pub actor: Role,
@@ -749,5 +756,13 @@ mod tests {
             serde_json::from_value(serde_json::json!({"change": "set_role", "role": "owner"}))
                 .unwrap();
         assert_eq!(back, UserChange::SetRole(Owner));
+    }
+
+    #[test]
+    fn usr_3_user_change_with_an_unknown_field_is_rejected() {
+        let extra = serde_json::json!({"change": "set_role", "role": "owner", "why": "x"});
+        assert!(serde_json::from_value::<UserChange>(extra).is_err());
+        let extra = serde_json::json!({"change": "remove", "role": null, "force": true});
+        assert!(serde_json::from_value::<UserChange>(extra).is_err());
     }
 }
