@@ -444,19 +444,26 @@ fn versioned_body<T: serde::de::DeserializeOwned>(
 }
 
 /// Whether the organisation's row `(org, id)` exists, by `statement` (`$1` org, `$2` id).
-async fn exists(
+/// Why an `INSERT … WHERE EXISTS (parent) ON CONFLICT DO NOTHING` wrote nothing: the row
+/// `(org, id)` found by `statement` is there already (`Duplicate` of `what`), else the parent
+/// was missing (`NotFound`).
+async fn refused_insert(
     c: &mut PgConnection,
     statement: &'static str,
     org: Uuid,
     id: Uuid,
-) -> StoreResult<bool> {
-    let row = sqlx::query(statement)
+    what: &'static str,
+) -> StoreError {
+    let found = sqlx::query(statement)
         .bind(org)
         .bind(id)
         .fetch_optional(c)
-        .await
-        .map_err(sql)?;
-    Ok(row.is_some())
+        .await;
+    match found {
+        Ok(Some(_)) => StoreError::duplicate(what),
+        Ok(None) => StoreError::NotFound,
+        Err(e) => sql(e),
+    }
 }
 
 async fn insert_plan_row(c: &mut PgConnection, org: Uuid, plan: &Plan) -> StoreResult<Version> {
@@ -480,18 +487,14 @@ async fn insert_plan_row(c: &mut PgConnection, org: Uuid, plan: &Plan) -> StoreR
     if inserted == 1 {
         return Ok(Version::FIRST);
     }
-    let taken = exists(
+    Err(refused_insert(
         c,
         "SELECT 1 AS one FROM plans WHERE org_id = $1 AND id = $2",
         org,
         id,
+        "plan",
     )
-    .await?;
-    Err(if taken {
-        StoreError::duplicate("plan")
-    } else {
-        StoreError::NotFound
-    })
+    .await)
 }
 
 async fn update_plan_row(
@@ -591,18 +594,14 @@ async fn insert_provisioning_row(
     if inserted == 1 {
         return Ok(Version::FIRST);
     }
-    let taken = exists(
+    Err(refused_insert(
         c,
         "SELECT 1 AS one FROM provisioning WHERE org_id = $1 AND id = $2",
         org,
         id,
+        "provisioning",
     )
-    .await?;
-    Err(if taken {
-        StoreError::duplicate("provisioning")
-    } else {
-        StoreError::NotFound
-    })
+    .await)
 }
 
 async fn update_provisioning_row(
