@@ -298,6 +298,21 @@ reason_codes! {
     StoreSchemaTooNew = "store_schema_too_new",
     /// A database URL that is not a valid `postgres://` URL.
     InvalidStoreUrl = "invalid_store_url",
+
+    // -- the wire (DESIGN §4) --
+    /// A wire request that is not well-formed: not JSON, a wrong type, an unknown field.
+    MalformedRequest = "malformed_request",
+    /// A wire request names an operation this service does not offer.
+    UnknownOperation = "unknown_operation",
+    /// A wire request body is larger than the service accepts.
+    RequestTooLarge = "request_too_large",
+    /// The service did not answer a wire request in time.
+    RequestTimedOut = "request_timed_out",
+    /// The credential sent with a wire request does not allow this operation (a customer token
+    /// on a staff call, no network token on a network call).
+    CredentialNotAccepted = "credential_not_accepted",
+    /// The other side speaks a newer version of the wire format than this SDK understands.
+    WireVersionUnsupported = "wire_version_unsupported",
 }
 
 impl ReasonCode {
@@ -355,6 +370,18 @@ impl ReasonCode {
             }
             ReasonCode::InternalError => {
                 "Something went wrong on our side; the request may not have been carried out."
+            }
+            ReasonCode::MalformedRequest => "The request is not well-formed.",
+            ReasonCode::UnknownOperation => "The service does not offer this operation.",
+            ReasonCode::RequestTooLarge => "The request is larger than the service accepts.",
+            ReasonCode::RequestTimedOut => {
+                "The service did not answer in time; the request may or may not have been carried out."
+            }
+            ReasonCode::CredentialNotAccepted => {
+                "The credential sent with the request does not allow this operation."
+            }
+            ReasonCode::WireVersionUnsupported => {
+                "The service speaks a newer version of the protocol; please update the app."
             }
 
             // -- identifiers and contact data --

@@ -44,7 +44,8 @@ pub const MIN_SCORE: u8 = 3;
 const FIELD: &str = "password";
 
 /// A password as typed by a person. It never appears in `Debug` output and its memory is
-/// zeroized when dropped. It is not serialisable: nothing should ever write one out.
+/// zeroized when dropped. It is not `Serialize`: only a wire request writes one out, through
+/// [`wire_form`].
 #[derive(Clone)]
 pub struct Password(SecretString);
 
@@ -53,6 +54,12 @@ impl Password {
     /// typed, and a new password goes through [`check_new_password`].
     pub fn new(raw: impl Into<String>) -> Self {
         Password(SecretString::from(raw.into()))
+    }
+
+    /// The password as typed, for the one place that must send it on: a wire request to the
+    /// service (`RemotePortal`). Never log or store it.
+    pub fn expose_for_wire(&self) -> &str {
+        self.0.expose_secret()
     }
 
     /// The NFC form, the one that is hashed and verified.
@@ -70,6 +77,37 @@ impl fmt::Debug for Password {
 impl<'de> serde::Deserialize<'de> for Password {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer).map(Password::new)
+    }
+}
+
+/// `serialize_with` functions for the `Password` fields of wire requests (DESIGN §4): the one
+/// place a password is written out, as typed. Reading needs nothing special (`Password` is
+/// `Deserialize`).
+pub mod wire_form {
+    use serde::Serializer;
+
+    use super::Password;
+
+    /// Writes a password as typed.
+    ///
+    /// # Errors
+    /// The serializer's error.
+    pub fn serialize<S: Serializer>(password: &Password, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(password.expose_for_wire())
+    }
+
+    /// Writes an optional password as typed, or `null`.
+    ///
+    /// # Errors
+    /// The serializer's error.
+    pub fn serialize_option<S: Serializer>(
+        password: &Option<Password>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match password {
+            Some(p) => serializer.serialize_some(p.expose_for_wire()),
+            None => serializer.serialize_none(),
+        }
     }
 }
 

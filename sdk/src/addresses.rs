@@ -24,7 +24,7 @@ use selfcare_core::policy::{Action, Actor};
 use selfcare_storage::{OrgTransaction, Version, Versioned};
 
 use crate::error::{Error, Result};
-use crate::portal::{Attempt, fields, random, target};
+use crate::portal::{Attempt, fields, target};
 use crate::session::Session;
 
 /// The organisation's address book as a session sees it.
@@ -112,7 +112,7 @@ impl Session {
     ) -> Result<AddedAddress> {
         let address = PostalAddress::parse(&input).map_err(Error::from)?;
         let portal = self.portal();
-        let id = AddressId::new(portal.now(), random()?);
+        let id = AddressId::new(portal.now(), portal.random()?);
         let book = self
             .change_book(
                 Action::AddAddress,

@@ -12,7 +12,7 @@ use selfcare_storage::accounts::UserStatus;
 use selfcare_storage::auth::{SessionRecord, SessionSubject};
 
 use crate::error::{Error, Result, UnauthenticatedKind};
-use crate::portal::{Portal, RequestContext, random, target};
+use crate::portal::{Portal, RequestContext, target};
 use crate::session::{FailedLogin, Session};
 
 /// What one attempt found.
@@ -55,7 +55,7 @@ impl Portal {
         let checked = match found {
             None => Checked::Failed,
             Some((org, id)) => {
-                let token = Token::from_random(random()?);
+                let token = Token::from_random(self.random()?);
                 let now = self.now();
                 self.retry(|| async {
                     let mut tx = self.store().begin(org).await?;

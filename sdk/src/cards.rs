@@ -24,7 +24,7 @@ use selfcare_core::policy::{Action, Actor};
 use selfcare_storage::{OrgTransaction, Version, Versioned};
 
 use crate::error::{Error, Result};
-use crate::portal::{Attempt, fields, random, target};
+use crate::portal::{Attempt, fields, target};
 use crate::session::Session;
 
 /// A stored card as a session sees it: never its gateway token.
@@ -153,7 +153,7 @@ impl Session {
             .await?;
         portal.check_captcha(channel, captcha.as_deref()).await?;
         let verified = portal.inner.ports.gateway.verify_card(&token).await?;
-        let id = CardId::new(portal.now(), random()?);
+        let id = CardId::new(portal.now(), portal.random()?);
         let today = portal.now().date();
         let card = StoredCard::new(id, verified, holder_name, today).map_err(Error::from)?;
         self.retry(|| async {

@@ -56,7 +56,7 @@ use selfcare_storage::{OrgTransaction, Version, Versioned};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::portal::{Attempt, Portal, random, target};
+use crate::portal::{Attempt, Portal, target};
 use crate::session::Session;
 
 // ---------------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ pub(crate) async fn reserve(
         return Ok(None);
     }
     let prepared = checkout.request.prepare(tx).await?;
-    let mut intent = new_intent(checkout, portal.now())?;
+    let mut intent = new_intent(portal, checkout, portal.now())?;
     intent.result = Some(
         IntentData {
             prepared: Some(prepared.clone()),
@@ -330,11 +330,12 @@ pub(crate) async fn reserve(
 
 /// A new pending intent under `checkout.key`, leased now, with nothing in it yet.
 fn new_intent(
+    portal: &Portal,
     checkout: &Checkout<'_>,
     now: OffsetDateTime,
 ) -> std::result::Result<PaymentIntentRecord, Attempt> {
     Ok(PaymentIntentRecord {
-        id: PaymentIntentId::new(now, random()?),
+        id: PaymentIntentId::new(now, portal.random()?),
         key: checkout.key.clone(),
         fingerprint: checkout.fingerprint,
         gateway_key: checkout.gateway_key.clone(),
@@ -438,7 +439,7 @@ async fn step_one(portal: &Portal, checkout: &Checkout<'_>) -> std::result::Resu
     // `prepare`, a known one through `gate`.
     let Some(Versioned { value, version }) = tx.payment_intent(&checkout.key).await? else {
         let prepared = checkout.request.prepare(tx.as_mut()).await?;
-        let mut intent = new_intent(checkout, now)?;
+        let mut intent = new_intent(portal, checkout, now)?;
         if prepared.charge.is_none() {
             // Nothing to charge (on invoice): no port call stands between steps 1 and 3, so
             // one transaction records the intent and writes the order, with the same
@@ -1106,7 +1107,7 @@ impl CheckoutRequest for SessionCheckout<'_> {
                 )
             }
         };
-        let number = OrderNumber::new(random()?);
+        let number = OrderNumber::new(portal.random()?);
         let charge = charge.map(|card| ChargeSpec {
             amount: priced.totals.gross,
             card,
@@ -1114,7 +1115,7 @@ impl CheckoutRequest for SessionCheckout<'_> {
             description: format!("{} {number}", config.seller.name()),
         });
         let order = Order::new(NewOrder {
-            id: OrderId::new(now, random()?),
+            id: OrderId::new(now, portal.random()?),
             org: self.session.org(),
             number,
             order_type,

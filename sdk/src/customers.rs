@@ -10,16 +10,18 @@ use selfcare_core::roles::{Channel, Role};
 use selfcare_storage::accounts::{CustomerRecord, UserRecord, UserStatus};
 
 use crate::error::{Error, Result};
-use crate::portal::{Portal, RequestContext, fields, random, target};
+use crate::portal::{Portal, RequestContext, fields, target};
 
 /// The first Owner of a new customer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewOwner {
     /// The Owner's name.
     pub name: String,
     /// The Owner's login e-mail.
     pub email: String,
     /// The Owner's password (AUTH-1 policy applies).
+    #[serde(serialize_with = "selfcare_core::password::wire_form::serialize")]
     pub password: Password,
 }
 
@@ -51,7 +53,7 @@ impl Portal {
         ctx: &RequestContext,
     ) -> Result<Registered> {
         let now = self.now();
-        let org = OrgId::new(now, random()?);
+        let org = OrgId::new(now, self.random()?);
         let customer = Customer::create(org, customer, now).map_err(Error::from)?;
         let name = text_field("owner.name", &owner.name, USER_NAME_MAX, true, false)
             .map_err(Error::from)?;
@@ -67,7 +69,7 @@ impl Portal {
         )
         .map_err(|e| Error::from(e.within("owner")))?;
         let hash = self.hash(password).await?;
-        let owner_id = UserId::new(now, random()?);
+        let owner_id = UserId::new(now, self.random()?);
         let limits = MonthlyVolumeLimits::initial(&self.config().volume_limit_steps);
         let test_mode = self.inner.ports.test_mode;
         self.retry(|| async {

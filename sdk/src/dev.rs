@@ -75,6 +75,7 @@ impl Ports {
             verifier: handles.verifier.clone(),
             network: handles.network.clone(),
             clock,
+            randomness: Arc::new(crate::ports::OsRandomness),
             test_mode: true,
         };
         (ports, handles)

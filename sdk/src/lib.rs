@@ -49,6 +49,7 @@ pub mod plans;
 pub mod portal;
 pub mod ports;
 pub mod profile;
+pub mod remote;
 pub mod second_factor;
 pub mod session;
 pub mod sims;
@@ -57,6 +58,7 @@ mod throttling;
 pub mod tickets;
 pub mod usage;
 pub mod users;
+pub mod wire;
 
 pub use config::PortalConfig;
 pub use customers::{NewOwner, Registered};

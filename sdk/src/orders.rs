@@ -70,7 +70,8 @@ pub struct OrderDocuments {
 pub struct DocumentDownload {
     /// What the document is (number, amounts, language, media type, size).
     pub document: OrderDocument,
-    /// The file.
+    /// The file (base64 on the wire).
+    #[serde(with = "selfcare_core::formats::base64")]
     pub bytes: Vec<u8>,
 }
 

@@ -56,7 +56,7 @@ use selfcare_storage::{OrgTransaction, PageRequest};
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::error::{Error, Result};
-use crate::portal::{Attempt, Portal, fields, random, target};
+use crate::portal::{Attempt, Portal, fields, target};
 use crate::session::Session;
 
 /// The APN sent by [`Session::send_apn_settings`] until [`crate::PortalConfig`] carries the
@@ -246,7 +246,7 @@ impl Session {
             .is_some_and(|(org, _)| org != self.org());
         let now = portal.now();
         let today = today(portal);
-        let id = ProvisioningId::new(now, random()?);
+        let id = ProvisioningId::new(now, portal.random()?);
         let request = self
             .retry(|| async {
                 let mut tx = portal.store().begin(self.org()).await?;
@@ -461,7 +461,7 @@ impl Session {
     {
         let portal = self.portal();
         let now = portal.now();
-        let id = ProvisioningId::new(now, random()?);
+        let id = ProvisioningId::new(now, portal.random()?);
         let asked = self
             .retry(|| async {
                 let mut tx = portal.store().begin(self.org()).await?;

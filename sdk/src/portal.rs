@@ -167,6 +167,16 @@ impl Portal {
         self.inner.store.as_ref()
     }
 
+    /// `N` random bytes from the ports' source (the only randomness of the SDK; `core` takes
+    /// its random bytes from here).
+    pub(crate) fn random<const N: usize>(&self) -> Result<[u8; N]> {
+        let mut bytes = [0u8; N];
+        self.inner.ports.randomness.fill(&mut bytes).map_err(|_| Error::Unavailable {
+            reason: "the random source failed".to_owned(),
+        })?;
+        Ok(bytes)
+    }
+
     pub(crate) fn ports(&self) -> &Ports {
         &self.inner.ports
     }
@@ -193,7 +203,7 @@ impl Portal {
                     // Half the backoff plus a random part of the other half: attempts that
                     // failed together (the losers of one serialization conflict) do not all
                     // come back at the same moment.
-                    let spread = random::<1>().map_or(0, |[b]| u32::from(b));
+                    let spread = self.random::<1>().map_or(0, |[b]| u32::from(b));
                     let half = backoff / 2;
                     tokio::time::sleep(half + half.mul_f64(f64::from(spread) / 255.0)).await;
                     backoff = backoff.saturating_mul(2);
@@ -205,7 +215,7 @@ impl Portal {
 
     /// Hashes a checked password on a blocking thread (Argon2 never runs on the executor).
     pub(crate) async fn hash(&self, password: NormalizedPassword) -> Result<PasswordHash> {
-        let salt: [u8; 16] = random()?;
+        let salt: [u8; 16] = self.random()?;
         let params = self.inner.config.password_params;
         blocking(move || hash_password(&password, &salt, &params).map_err(Error::from)).await
     }
@@ -261,7 +271,7 @@ impl Portal {
     ) -> Result<AuditEvent> {
         let now = self.now();
         Ok(AuditEvent {
-            id: AuditEntryId::new(now, random()?),
+            id: AuditEntryId::new(now, self.random()?),
             at: now,
             org,
             actor,
@@ -281,7 +291,7 @@ impl Portal {
         &self,
         values: impl IntoIterator<Item = (PersonalField, &'a str)>,
     ) -> Result<PersonalValues> {
-        PersonalValues::new(random()?, values).map_err(Error::from)
+        PersonalValues::new(self.random()?, values).map_err(Error::from)
     }
 }
 
@@ -302,7 +312,7 @@ impl Portal {
         let rendered = render(kind, language, params, &self.config().texts)?;
         let now = self.now();
         let message = OutboxMessage::new(
-            MessageId::new(now, random()?),
+            MessageId::new(now, self.random()?),
             kind,
             to,
             rendered.language,
@@ -349,16 +359,6 @@ pub(crate) fn fields(names: &[&str]) -> Result<Vec<FieldName>> {
 /// An audit target of `kind` and `id`.
 pub(crate) fn target(kind: &str, id: impl std::fmt::Display) -> Result<AuditTarget> {
     AuditTarget::of(kind, id).map_err(Error::from)
-}
-
-/// `N` random bytes from the operating system (the only randomness of the SDK; `core` takes
-/// its random bytes from here).
-pub(crate) fn random<const N: usize>() -> Result<[u8; N]> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|_| Error::Unavailable {
-        reason: "the operating system's random source failed".to_owned(),
-    })?;
-    Ok(bytes)
 }
 
 /// Runs CPU-heavy work (Argon2) on the blocking pool.

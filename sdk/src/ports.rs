@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use selfcare_storage::ports::{Clock, HumanVerifier, Network, Notifier, PaymentGateway};
+use selfcare_storage::ports::{
+    Clock, HumanVerifier, Network, Notifier, PaymentGateway, PortError, Randomness,
+};
 
 /// The service ports of a portal.
 #[derive(Clone)]
@@ -18,6 +20,9 @@ pub struct Ports {
     pub network: Arc<dyn Network>,
     /// The current time.
     pub clock: Arc<dyn Clock>,
+    /// Random bytes for ids, tokens, salts and nonces: the operating system's
+    /// ([`OsRandomness`]) unless a test replays with a seeded source.
+    pub randomness: Arc<dyn Randomness>,
     /// Whether these are development stand-ins: everything they touch is marked `test_mode`.
     pub test_mode: bool,
 }
@@ -37,8 +42,29 @@ impl Ports {
             verifier,
             network,
             clock,
+            randomness: Arc::new(OsRandomness),
             test_mode: false,
         }
+    }
+
+    /// The same ports with another source of random bytes (tests that replay byte for byte
+    /// use [`selfcare_storage::ports::SeededRandomness`]).
+    #[must_use]
+    pub fn with_randomness(mut self, randomness: Arc<dyn Randomness>) -> Self {
+        self.randomness = randomness;
+        self
+    }
+}
+
+/// The operating system's random source (`getrandom`), the default of [`Ports`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandomness;
+
+impl Randomness for OsRandomness {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), PortError> {
+        getrandom::fill(dest).map_err(|_| PortError::Unavailable {
+            reason: "the operating system's random source failed".to_owned(),
+        })
     }
 }
 

@@ -35,7 +35,7 @@ use selfcare_storage::{OrgTransaction, Versioned};
 use time::Duration;
 
 use crate::error::{Error, Result, UnauthenticatedKind};
-use crate::portal::{Attempt, Portal, RequestContext, fields, random, target};
+use crate::portal::{Attempt, Portal, RequestContext, fields, target};
 use crate::session::{Me, Session};
 
 /// The longest user name accepted (as at registration).
@@ -43,8 +43,9 @@ const USER_NAME_MAX: usize = 100;
 
 /// A change of one's own profile (USR-2): each field left `None` stays as it is.
 ///
-/// Deserialisable only: it may carry a password, and nothing should ever write one out.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// Its serde form writes the new password as typed: it is a wire request's input
+/// (`RemotePortal`), and `Debug` still hides it.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChange {
     /// The new name.
@@ -52,6 +53,10 @@ pub struct ProfileChange {
     /// The new login e-mail; it takes effect after confirmation (USR-2).
     pub email: Option<String>,
     /// The new password (AUTH-1 policy applies).
+    #[serde(
+        default,
+        serialize_with = "selfcare_core::password::wire_form::serialize_option"
+    )]
     pub new_password: Option<Password>,
 }
 
@@ -196,7 +201,7 @@ impl Session {
         };
         let confirmation = email
             .as_ref()
-            .map(|_| random().map(Token::from_random))
+            .map(|_| portal.random().map(Token::from_random))
             .transpose()?;
         let own_session = Token::parse(self.token()).map_err(Error::from)?.hash();
 
@@ -363,7 +368,7 @@ impl Portal {
         let Some((org, id)) = found else {
             return self.audit_unknown_reset(email, ctx).await;
         };
-        let token = Token::from_random(random()?);
+        let token = Token::from_random(self.random()?);
         let now = self.now();
         self.retry(|| async {
             let mut tx = self.store().begin(org).await?;

@@ -59,7 +59,7 @@ use time::{Duration, OffsetDateTime};
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result, UnauthenticatedKind};
-use crate::portal::{Attempt, Portal, RequestContext, fields, random, target};
+use crate::portal::{Attempt, Portal, RequestContext, fields, target};
 use crate::session::Session;
 
 /// How long a login challenge can be completed (AUTH-6): long enough to open an authenticator
@@ -171,15 +171,15 @@ pub struct SecondFactorStatus {
 }
 
 /// Serde for a secret string: written out only where the response carries it on purpose.
-mod secret_text {
+pub(crate) mod secret_text {
     use secrecy::{ExposeSecret, SecretString};
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(value: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(value: &SecretString, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(value.expose_secret())
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
         String::deserialize(d).map(SecretString::from)
     }
 }
@@ -222,8 +222,13 @@ fn associated_data(org: OrgId, user: UserId) -> Vec<u8> {
 }
 
 /// Seals `secret` for `user` of `org`: format byte, nonce, ciphertext with tag.
-fn seal(key: &HostKey, org: OrgId, user: UserId, secret: &TotpSecret) -> Result<Vec<u8>> {
-    let nonce: [u8; NONCE_BYTES] = random()?;
+fn seal(
+    key: &HostKey,
+    org: OrgId,
+    user: UserId,
+    secret: &TotpSecret,
+    nonce: [u8; NONCE_BYTES],
+) -> Result<Vec<u8>> {
     let aad = associated_data(org, user);
     let sealed = cipher(key)
         .encrypt(
@@ -432,7 +437,7 @@ impl Portal {
         let source_key = ThrottleKey::login_source(&ctx.source).storage_key();
         self.check_throttle(&[&user_key, &source_key]).await?;
 
-        let session_token = Token::from_random(random()?);
+        let session_token = Token::from_random(self.random()?);
         let outcome = self
             .retry(|| async {
                 let mut tx = self.store().begin(org).await?;
@@ -611,8 +616,14 @@ impl Session {
         self.reauthenticate(&actor, &before.value, current_password)
             .await?;
 
-        let secret = TotpSecret::from_random(random()?);
-        let sealed = seal(portal.config().host_key(), self.org(), actor.user, &secret)?;
+        let secret = TotpSecret::from_random(portal.random()?);
+        let sealed = seal(
+            portal.config().host_key(),
+            self.org(),
+            actor.user,
+            &secret,
+            portal.random()?,
+        )?;
         let enrolment = TotpEnrolment {
             provisioning_uri: secret
                 .provisioning_uri(&portal.config().totp_issuer, before.value.email.as_str())
@@ -663,7 +674,7 @@ impl Session {
     /// `Unavailable`.
     pub async fn confirm_totp(&self, code: &str) -> Result<RecoveryCodes> {
         let portal = self.portal();
-        let codes = generate_recovery_codes(&random::<RECOVERY_RANDOM_BYTES>()?);
+        let codes = generate_recovery_codes(&portal.random::<RECOVERY_RANDOM_BYTES>()?);
         let own_session = Token::parse(self.token()).map_err(Error::from)?.hash();
         let now = portal.now();
         portal.check_throttle(&[&user_key(self.user())]).await?;
@@ -775,7 +786,7 @@ impl Session {
     /// `Unauthenticated(SessionExpired)`; `PermissionDenied`; `Unavailable`.
     pub async fn regenerate_recovery_codes(&self, code: &str) -> Result<RecoveryCodes> {
         let portal = self.portal();
-        let codes = generate_recovery_codes(&random::<RECOVERY_RANDOM_BYTES>()?);
+        let codes = generate_recovery_codes(&portal.random::<RECOVERY_RANDOM_BYTES>()?);
         let now = portal.now();
         portal.check_throttle(&[&user_key(self.user())]).await?;
         let outcome = self

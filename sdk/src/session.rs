@@ -15,7 +15,7 @@ use selfcare_storage::auth::{SessionRecord, SessionSubject};
 use selfcare_storage::{OrgTransaction, Versioned};
 
 use crate::error::{Error, Result, UnauthenticatedKind};
-use crate::portal::{Attempt, LOGIN_FAILED, Portal, RequestContext, random, target};
+use crate::portal::{Attempt, LOGIN_FAILED, Portal, RequestContext, target};
 use crate::second_factor::{SecondFactorChallenge, issue_challenge};
 
 /// What a successful password login gives.
@@ -99,6 +99,11 @@ impl Session {
     /// The logged-in user.
     pub fn user(&self) -> UserId {
         self.user
+    }
+
+    /// The channel the session is on (AUTH-4): the portal or the API.
+    pub fn channel(&self) -> Channel {
+        self.channel
     }
 
     /// The user as stored now (name, e-mail, current role).
@@ -327,7 +332,7 @@ impl Portal {
         decide_login(user.role, Channel::Portal)
             .into_result()
             .map_err(Error::from)?;
-        let token = Token::from_random(random()?);
+        let token = Token::from_random(self.random()?);
         let now = self.now();
         let challenge = self
             .retry(|| async {

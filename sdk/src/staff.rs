@@ -50,7 +50,7 @@ use selfcare_storage::{OrgTransaction, Page, PageRequest, Versioned};
 use time::Date;
 
 use crate::error::{Error, Result};
-use crate::portal::{Attempt, Portal, fields, random, target};
+use crate::portal::{Attempt, Portal, fields, target};
 use crate::tickets::TicketSummary;
 
 /// How many SIM rows go to the store in one `insert_sims` call (all inside one transaction).
@@ -129,6 +129,7 @@ pub struct InvoiceUpload {
     /// The amounts; the order's totals when `None`.
     pub amounts: Option<OrderTotals>,
     /// The PDF.
+    #[serde(with = "selfcare_core::formats::base64")]
     pub pdf: Vec<u8>,
 }
 
@@ -146,6 +147,7 @@ pub struct DocumentUpload {
     /// The amounts (required for a credit note and a corrected invoice).
     pub amounts: Option<OrderTotals>,
     /// The PDF.
+    #[serde(with = "selfcare_core::formats::base64")]
     pub pdf: Vec<u8>,
     /// A short note for the customer (at most 500 characters).
     pub note: String,
@@ -165,6 +167,7 @@ pub struct RefundInput {
     #[serde(with = "selfcare_core::formats::date")]
     pub issued_on: Date,
     /// The credit note's PDF from the billing system.
+    #[serde(with = "selfcare_core::formats::base64")]
     pub pdf: Vec<u8>,
 }
 
@@ -360,7 +363,7 @@ impl StaffSession {
         };
         let portal = &self.portal;
         let now = portal.now();
-        let message_id = TicketMessageId::new(now, random()?);
+        let message_id = TicketMessageId::new(now, portal.random()?);
         self.retry(action, || async {
             let mut tx = portal.store().begin(org).await?;
             let current = tx.get_ticket(id).await?.ok_or(Error::NotFound)?;
@@ -499,7 +502,7 @@ impl StaffSession {
         shipment: &NewShipment,
     ) -> Result<Shipment> {
         let portal = &self.portal;
-        let id = ShipmentId::new(portal.now(), random()?);
+        let id = ShipmentId::new(portal.now(), portal.random()?);
         self.retry(StaffAction::AddShipment, || async {
             self.check(StaffAction::AddShipment, None)?;
             let number = TrackingNumber::parse(&shipment.tracking_number)?;
@@ -572,7 +575,7 @@ impl StaffSession {
             let mut sims = Vec::with_capacity(rows.len());
             let mut seen = std::collections::HashSet::with_capacity(rows.len());
             for (i, row) in rows.iter().enumerate() {
-                let sim = sim_of_row(row, order, SimId::new(now, random()?))
+                let sim = sim_of_row(row, order, SimId::new(now, portal.random()?))
                     .map_err(|e| e.within(&format!("rows[{i}]")))?;
                 if !seen.insert(sim.iccid.as_str().to_owned()) {
                     return Err(
@@ -638,7 +641,7 @@ impl StaffSession {
             let existing = portal.store().sim_by_iccid(&iccid).await?;
             let now = portal.now();
             let plan = Plan::new(
-                PlanId::new(now, random()?),
+                PlanId::new(now, portal.random()?),
                 order,
                 numbers,
                 iccid.clone(),
@@ -651,7 +654,7 @@ impl StaffSession {
             match existing {
                 None => {
                     tx.insert_sims(vec![Sim {
-                        id: SimId::new(now, random()?),
+                        id: SimId::new(now, portal.random()?),
                         iccid,
                         imsi: None,
                         msisdn: plan.numbers().first().cloned(),
@@ -714,7 +717,7 @@ impl StaffSession {
         upload: &InvoiceUpload,
     ) -> Result<Invoice> {
         let portal = &self.portal;
-        let id = DocumentId::new(portal.now(), random()?);
+        let id = DocumentId::new(portal.now(), portal.random()?);
         self.retry(StaffAction::AttachInvoice, || async {
             self.check(StaffAction::AttachInvoice, None)?;
             let number = InvoiceNumber::parse(&upload.number)?;
@@ -793,7 +796,7 @@ impl StaffSession {
         reason: Option<&str>,
     ) -> Result<(selfcare_core::orders::AdditionalDocument, bool)> {
         let portal = &self.portal;
-        let id = DocumentId::new(portal.now(), random()?);
+        let id = DocumentId::new(portal.now(), portal.random()?);
         self.retry(action, || async {
             self.check(action, None)?;
             let number = InvoiceNumber::parse(&upload.number)?;

@@ -22,7 +22,7 @@ use selfcare_storage::{OrgTransaction, Page, PageRequest, Versioned};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::portal::{Attempt, fields, random, target};
+use crate::portal::{Attempt, fields, target};
 use crate::session::Session;
 
 /// A ticket as a customer sees it in a list.
@@ -203,7 +203,7 @@ impl Session {
             _ => None,
         };
         let now = portal.now();
-        let id = TicketId::new(now, random()?);
+        let id = TicketId::new(now, portal.random()?);
         self.retry(|| async {
             let mut tx = portal.store().begin(self.org()).await?;
             let (_, actor) = self.authorize(tx.as_mut(), Action::CreateTicket).await?;
@@ -252,7 +252,7 @@ impl Session {
     pub async fn reply_ticket(&self, id: TicketId, body: &str) -> Result<TicketSummary> {
         let portal = self.portal();
         let now = portal.now();
-        let message_id = TicketMessageId::new(now, random()?);
+        let message_id = TicketMessageId::new(now, portal.random()?);
         self.retry(|| async {
             let mut tx = portal.store().begin(self.org()).await?;
             let (_, actor) = self.authorize(tx.as_mut(), Action::ReplyTicket).await?;

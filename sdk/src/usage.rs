@@ -57,7 +57,7 @@ use crate::checkout::{
     reserve, resume,
 };
 use crate::error::{Error, Result};
-use crate::portal::{Attempt, Portal, random, target};
+use crate::portal::{Attempt, Portal, target};
 
 // ---------------------------------------------------------------------------------------------
 // Report
@@ -654,10 +654,10 @@ impl CheckoutRequest for AutoTopUp<'_> {
             TopUpPayment::StoredCard(card.id()),
         )?;
         let (kind, volume) = priced.volume.top_up_volume().ok_or(Error::Internal)?;
-        let number = OrderNumber::new(random()?);
+        let number = OrderNumber::new(portal.random()?);
         let amount = priced.priced.totals.gross;
         let order = Order::new(NewOrder {
-            id: OrderId::new(now, random()?),
+            id: OrderId::new(now, portal.random()?),
             org: tx.org(),
             number,
             order_type: priced.order_type,

@@ -29,7 +29,7 @@ use selfcare_storage::page::{Page, PageRequest};
 use selfcare_storage::{OrgTransaction, Versioned};
 
 use crate::error::{Error, Result};
-use crate::portal::{Attempt, Portal, RequestContext, fields, random, target};
+use crate::portal::{Attempt, Portal, RequestContext, fields, target};
 use crate::session::Session;
 
 /// The longest user name accepted.
@@ -214,8 +214,8 @@ impl Session {
         let name = name_field("name", name)?;
         let portal = self.portal();
         let now = portal.now();
-        let id = UserId::new(now, random()?);
-        let token = Token::from_random(random()?);
+        let id = UserId::new(now, portal.random()?);
+        let token = Token::from_random(portal.random()?);
         self.retry(|| async {
             let mut tx = portal.store().begin(self.org()).await?;
             let (_, actor) = self.authorize(tx.as_mut(), Action::InviteUser).await?;
@@ -301,7 +301,7 @@ impl Session {
             .transpose()?;
         let portal = self.portal();
         let now = portal.now();
-        let token = Token::from_random(random()?);
+        let token = Token::from_random(portal.random()?);
         self.retry(|| async {
             let mut tx = portal.store().begin(self.org()).await?;
             let action = if email.is_some() {
@@ -496,8 +496,8 @@ impl Session {
     pub async fn reset_secret(&self, target_id: UserId) -> Result<SecretReset> {
         let portal = self.portal();
         let now = portal.now();
-        let token = Token::from_random(random()?);
-        let secret_random = random()?;
+        let token = Token::from_random(portal.random()?);
+        let secret_random = portal.random()?;
         self.retry(|| async {
             let mut tx = portal.store().begin(self.org()).await?;
             let (_, actor) = self.authorize(tx.as_mut(), Action::ResetUserSecret).await?;
@@ -573,8 +573,8 @@ impl Session {
     pub async fn create_api_client(&self, user: UserId) -> Result<ApiClientSecret> {
         let portal = self.portal();
         let now = portal.now();
-        let id = ApiClientId::new(now, random()?);
-        let credentials = ApiClientCredentials::issue(id, random()?);
+        let id = ApiClientId::new(now, portal.random()?);
+        let credentials = ApiClientCredentials::issue(id, portal.random()?);
         self.retry(|| async {
             let mut tx = portal.store().begin(self.org()).await?;
             let (_, actor) = self.authorize(tx.as_mut(), Action::CreateApiClient).await?;

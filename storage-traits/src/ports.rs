@@ -412,6 +412,62 @@ impl Clock for ManualClock {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Randomness
+// ---------------------------------------------------------------------------------------------
+
+/// Where the sdk's random bytes come from: ids, tokens, salts, nonces. Production uses the
+/// operating system's source (the sdk's default); tests that must replay byte for byte (two
+/// portals answering the same requests alike) use [`SeededRandomness`].
+pub trait Randomness: Send + Sync {
+    /// Fills `dest` with random bytes.
+    ///
+    /// It MUST give cryptographically secure bytes in production: tokens, salts and nonces
+    /// come from here.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when the source fails.
+    fn fill(&self, dest: &mut [u8]) -> Result<(), PortError>;
+}
+
+/// A predictable source for tests: the same seed gives the same bytes in the same order.
+/// Never use it in production: every token it makes can be guessed.
+///
+/// ```
+/// use selfcare_storage::ports::{Randomness, SeededRandomness};
+/// let (a, b) = (SeededRandomness::new(7), SeededRandomness::new(7));
+/// let (mut x, mut y) = ([0u8; 16], [0u8; 16]);
+/// a.fill(&mut x).unwrap();
+/// b.fill(&mut y).unwrap();
+/// assert_eq!(x, y);
+/// ```
+#[derive(Debug)]
+pub struct SeededRandomness(Mutex<u64>);
+
+impl SeededRandomness {
+    /// A source seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        SeededRandomness(Mutex::new(seed))
+    }
+}
+
+impl Randomness for SeededRandomness {
+    fn fill(&self, dest: &mut [u8]) -> Result<(), PortError> {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for chunk in dest.chunks_mut(8) {
+            // SplitMix64: well mixed, tiny, and the same on every platform.
+            *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = *state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            let bytes = z.to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Transport
 // ---------------------------------------------------------------------------------------------
 
