@@ -24,6 +24,7 @@
 //! assert_eq!(request.operation().name(), "track_order");
 //! ```
 
+pub mod openapi;
 mod operations;
 
 use std::time::Duration;
