@@ -26,14 +26,15 @@ use secrecy::{ExposeSecret, SecretString};
 use selfcare_core::ids::{OrgId, UserId};
 use selfcare_core::password::Password;
 use selfcare_core::roles::Channel;
-use selfcare_storage::ports::{Transport, TransportRequest, TransportResponse};
+use selfcare_storage::ports::{Transport, TransportError, TransportRequest, TransportResponse};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use crate::error::{Error, Result};
+use crate::portal::{Portal, RequestContext};
 use crate::second_factor::SecondFactorChallenge;
 use crate::wire::{
-    LoginOutput, Operation, SessionGrant, SessionInfo, WIRE_VERSION, WireError, WireOperation,
+    Credentials, LoginOutput, Operation, SessionGrant, SessionInfo, WIRE_VERSION, WireError, WireOperation,
     for_each_operation, input,
 };
 
@@ -304,6 +305,46 @@ impl RemoteStaff {
 impl RemoteNetwork {
     async fn send<O: WireOperation>(&self, input: O) -> Result<O::Output> {
         self.portal.send(Some(&self.token), input).await
+    }
+}
+
+/// A transport that serves each request with a local [`Portal`], in process: the service side
+/// without a network, byte for byte what the reference service answers (offline demos, tests of
+/// apps, the wire's own tests).
+#[derive(Debug, Clone)]
+pub struct LocalTransport {
+    portal: Portal,
+    credentials: Credentials,
+    ctx: RequestContext,
+}
+
+impl LocalTransport {
+    /// Serves with `portal`, the service's `credentials`, and `ctx` as the context of every
+    /// request.
+    pub fn new(portal: Portal, credentials: Credentials, ctx: RequestContext) -> Self {
+        LocalTransport {
+            portal,
+            credentials,
+            ctx,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for LocalTransport {
+    async fn send(&self, request: TransportRequest) -> Result<TransportResponse, TransportError> {
+        let bearer = request.bearer.as_ref().map(ExposeSecret::expose_secret);
+        let (status, body) = self
+            .portal
+            .serve_request(
+                &self.credentials,
+                &self.ctx,
+                &request.operation,
+                bearer,
+                &request.body,
+            )
+            .await;
+        Ok(TransportResponse { status, body })
     }
 }
 

@@ -744,3 +744,98 @@ impl Portal {
         }
     }
 }
+
+// -------------------------------------------------------------------------------------------------
+// The service side in one call
+// -------------------------------------------------------------------------------------------------
+
+/// The bearer tokens a service knows besides sessions: its staff tokens (each mapped to a
+/// staff identity) and the network's token. Tokens are compared in constant time.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    staff: Vec<(SecretString, StaffActor)>,
+    network: Option<SecretString>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("staff_tokens", &self.staff.len())
+            .field("network_token", &self.network.is_some())
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// No staff and no network token: only anonymous and session calls.
+    pub fn new() -> Self {
+        Credentials::default()
+    }
+
+    /// Adds a staff token for `actor`.
+    #[must_use]
+    pub fn with_staff(mut self, token: impl Into<String>, actor: StaffActor) -> Self {
+        self.staff.push((SecretString::from(token.into()), actor));
+        self
+    }
+
+    /// Sets the network's token.
+    #[must_use]
+    pub fn with_network(mut self, token: impl Into<String>) -> Self {
+        self.network = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// The credential a request's bearer stands for: none is `Anonymous`, the network token
+    /// `Network`, a staff token that staff identity, anything else a session token (checked
+    /// by the call that needs it).
+    pub fn resolve(&self, bearer: Option<&str>) -> Credential {
+        let Some(bearer) = bearer else {
+            return Credential::Anonymous;
+        };
+        let same = |known: &SecretString| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                known.expose_secret().as_bytes(),
+                bearer.as_bytes(),
+            ))
+        };
+        if self.network.as_ref().is_some_and(same) {
+            return Credential::Network;
+        }
+        // Every staff token is compared, so the time taken does not tell which one matched.
+        let mut found = None;
+        for (token, actor) in &self.staff {
+            if same(token) && found.is_none() {
+                found = Some(actor);
+            }
+        }
+        match found {
+            Some(actor) => Credential::Staff(actor.clone()),
+            None => Credential::session(bearer),
+        }
+    }
+}
+
+impl Portal {
+    /// The whole service side of one wire request: the operation's name (the HTTP path), the
+    /// bearer, the body, and the context the host saw, to an HTTP status and a response body.
+    /// It never fails: every problem is a [`WireError`] body with its status.
+    pub async fn serve_request(
+        &self,
+        credentials: &Credentials,
+        ctx: &RequestContext,
+        operation: &str,
+        bearer: Option<&str>,
+        body: &[u8],
+    ) -> (u16, Vec<u8>) {
+        let request = match Request::decode(operation, body) {
+            Ok(request) => request,
+            Err(e) => return (e.status(), e.to_body()),
+        };
+        let credential = credentials.resolve(bearer);
+        match self.handle(&credential, ctx, request).await {
+            Ok(response) => (200, response.to_body()),
+            Err(e) => (e.status(), e.to_body()),
+        }
+    }
+}
