@@ -307,7 +307,11 @@ mod tests {
         let json = serde_json::to_string(&pdf).unwrap();
         assert_eq!(json, r#"{"bytes":"JVBERi0xLjcKAP8="}"#);
         assert_eq!(serde_json::from_str::<Pdf>(&json).unwrap(), pdf);
-        for bad in [r#"{"bytes":"JVBERi0xLjcKAP8"}"#, r#"{"bytes":[37,80]}"#, r#"{"bytes":"%%%"}"#] {
+        for bad in [
+            r#"{"bytes":"JVBERi0xLjcKAP8"}"#,
+            r#"{"bytes":[37,80]}"#,
+            r#"{"bytes":"%%%"}"#,
+        ] {
             assert!(serde_json::from_str::<Pdf>(bad).is_err(), "{bad}");
         }
     }

@@ -82,7 +82,8 @@ pub enum Payment {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
-    /// Products and quantities.
+    /// Products and quantities (on the wire: `[{"sku": "SIM-STD", "quantity": 3}]`).
+    #[serde(with = "order_items")]
     pub items: Vec<(Sku, u32)>,
     /// The billing address; the default billing address when `None`.
     pub billing_address: Option<AddressId>,
@@ -90,6 +91,44 @@ pub struct PlaceOrder {
     pub shipping_address: Option<AddressId>,
     /// How it is paid.
     pub payment: Payment,
+}
+
+/// Serde for the items of an order: a list of `{sku, quantity}` objects, which reads better
+/// on the wire than pairs and leaves room for more fields.
+mod order_items {
+    use selfcare_core::catalogue::Sku;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize)]
+    struct ItemRef<'a> {
+        sku: &'a Sku,
+        quantity: u32,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Item {
+        sku: Sku,
+        quantity: u32,
+    }
+
+    pub(super) fn serialize<S: Serializer>(items: &[(Sku, u32)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(items.iter().map(|(sku, quantity)| ItemRef {
+            sku,
+            quantity: *quantity,
+        }))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(Sku, u32)>, D::Error> {
+        Vec::<Item>::deserialize(d).map(|items| {
+            items
+                .into_iter()
+                .map(|Item { sku, quantity }| (sku, quantity))
+                .collect()
+        })
+    }
 }
 
 /// The SIMs a top-up is for (TOP-1).

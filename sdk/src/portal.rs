@@ -171,9 +171,13 @@ impl Portal {
     /// its random bytes from here).
     pub(crate) fn random<const N: usize>(&self) -> Result<[u8; N]> {
         let mut bytes = [0u8; N];
-        self.inner.ports.randomness.fill(&mut bytes).map_err(|_| Error::Unavailable {
-            reason: "the random source failed".to_owned(),
-        })?;
+        self.inner
+            .ports
+            .randomness
+            .fill(&mut bytes)
+            .map_err(|_| Error::Unavailable {
+                reason: "the random source failed".to_owned(),
+            })?;
         Ok(bytes)
     }
 

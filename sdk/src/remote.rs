@@ -34,8 +34,8 @@ use crate::error::{Error, Result};
 use crate::portal::{Portal, RequestContext};
 use crate::second_factor::SecondFactorChallenge;
 use crate::wire::{
-    Credentials, LoginOutput, Operation, SessionGrant, SessionInfo, WIRE_VERSION, WireError, WireOperation,
-    for_each_operation, input,
+    Credentials, LoginOutput, Operation, SessionGrant, SessionInfo, WIRE_VERSION, WireError,
+    WireOperation, for_each_operation, input,
 };
 
 /// The portal of a remote service: the anonymous use cases, and the way to sessions.

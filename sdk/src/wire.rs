@@ -719,7 +719,10 @@ impl Portal {
         self.dispatch(credential, ctx, request).await
     }
 
-    async fn session_for(&self, credential: &Credential) -> std::result::Result<Session, WireError> {
+    async fn session_for(
+        &self,
+        credential: &Credential,
+    ) -> std::result::Result<Session, WireError> {
         match credential {
             Credential::Session(token) => Ok(self.resume(token.expose_secret()).await?),
             Credential::Anonymous => Err(Error::Unauthenticated {
