@@ -3,8 +3,8 @@
 //! and the check of the store against the ledger after `run_maintenance`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::OpenOptions;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -74,13 +74,17 @@ impl FileGateway {
 
 /// The whole lines of `path`, split into words (none when it does not exist).
 pub fn read_lines(path: &Path) -> Vec<Vec<String>> {
-    let Ok(f) = File::open(path) else {
+    let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
-    BufReader::new(f)
+    // A line cut by the kill has no newline after it: only newline-terminated lines count
+    // (a torn "order key 80NQ-S5" would name an order that never existed).
+    let whole = match text.rfind('\n') {
+        Some(end) => &text[..end],
+        None => "",
+    };
+    whole
         .lines()
-        .map_while(Result::ok)
-        // A line cut by the kill has no newline-terminated sibling after it; keep whole ones.
         .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
         .filter(|w| w.len() >= 2)
         .collect()
