@@ -11,7 +11,12 @@ use crate::users::user_decision;
 
 /// What an action would act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    from = "TargetData"
+)]
 pub enum Target {
     /// The session's own organisation (customer data, orders, SIMs, …).
     Organisation,
@@ -24,6 +29,29 @@ pub enum Target {
         /// The role to give, for [`Action::SetUserRole`].
         new_role: Option<Role>,
     },
+}
+
+/// What `Target` reads from: serde lets a unit variant of an internally tagged enum ignore
+/// extra keys, and the wire rejects unknown fields everywhere (`{"type": "organisation",
+/// "id": …}` is an error, not an organisation).
+#[derive(serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum TargetData {
+    Organisation {},
+    User {
+        id: UserId,
+        #[serde(default)]
+        new_role: Option<Role>,
+    },
+}
+
+impl From<TargetData> for Target {
+    fn from(data: TargetData) -> Self {
+        match data {
+            TargetData::Organisation {} => Target::Organisation,
+            TargetData::User { id, new_role } => Target::User { id, new_role },
+        }
+    }
 }
 
 impl Session {

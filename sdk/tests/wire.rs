@@ -1426,3 +1426,31 @@ async fn a_newer_wire_version_or_a_foreign_body_is_a_clear_error() {
     );
     assert_eq!(ok, Ok(()));
 }
+
+#[test]
+fn a_unit_target_with_extra_keys_is_refused() {
+    for (body, ok) in [
+        (
+            r#"{"action":"invite_user","target":{"type":"organisation"}}"#,
+            true,
+        ),
+        (
+            r#"{"action":"invite_user","target":{"type":"organisation","id":"01a207d9-2100-7c1b-83fa-b0c4ed227d71"}}"#,
+            false,
+        ),
+        (
+            r#"{"action":"set_user_role","target":{"type":"user","id":"01a207d9-2100-7c1b-83fa-b0c4ed227d71"}}"#,
+            true,
+        ),
+        (
+            r#"{"action":"set_user_role","target":{"type":"user","id":"01a207d9-2100-7c1b-83fa-b0c4ed227d71","x":1}}"#,
+            false,
+        ),
+    ] {
+        assert_eq!(
+            selfcare::wire::Request::decode("can", body.as_bytes()).is_ok(),
+            ok,
+            "{body}"
+        );
+    }
+}
